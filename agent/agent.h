@@ -1,0 +1,167 @@
+/* agent.h: private interfaces of schoolnet-agent. */
+#ifndef SCHOOLNET_AGENT_H
+#define SCHOOLNET_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "schoolnet/config.h"
+#include "schoolnet/wire.h"
+
+#define AGENT_DEFAULT_PORT 7470
+
+enum snmp_version { SNMP_V2C = 0, SNMP_V3 = 1 };
+
+struct switch_conf {
+	char name[WIRE_NAME_MAX + 1];
+	struct hostport address;
+	int version;			/* enum snmp_version */
+	char community[128];
+	char user[64];
+	int auth_protocol;		/* index into "MD5|SHA|SHA-224|..." */
+	char auth_key[128];
+	int priv_protocol;		/* index into "DES|AES|AES-192|AES-256" */
+	char priv_key[128];
+	long max_inflight;		/* concurrent requests to this switch */
+	long max_repetitions;
+};
+
+struct agent_conf {
+	char path[4096];
+	char school[WIRE_NAME_MAX + 1];
+	char name[WIRE_NAME_MAX + 1];	/* agent id; defaults to school */
+	struct hostport collector;
+	char spool[4096];
+	double poll_interval;		/* seconds */
+	double timeout;			/* SNMP timeout per try, seconds */
+	long retries;
+	long max_inflight;		/* requests in flight over all switches */
+	long send_window;		/* unacked reports on the wire */
+	struct switch_conf *switches;
+	size_t n_switches;
+};
+
+/* agent_config.c */
+extern const struct cfg_section_def agent_cfg_sections[];
+/* Load and check path; on failure errors are in *e and *conf is freed. */
+int agent_conf_load(const char *path, struct agent_conf *conf,
+    struct cfg_err *e) __attribute__((warn_unused_result));
+void agent_conf_free(struct agent_conf *conf);
+void agent_conf_print(FILE *f, const struct agent_conf *conf);
+
+/* rate.c: counter arithmetic (pure functions; tested on their own) */
+/*
+ * Delta between two readings of a counter `bits` wide (32 or 64). A 32-bit
+ * counter that went back is taken to have wrapped once; a 64-bit counter
+ * that went back was reset (it cannot wrap in practice). Returns 0 with
+ * *delta, or -1 when there is no trustworthy delta.
+ */
+int rate_counter_delta(uint64_t prev, uint64_t cur, int bits,
+    uint64_t *delta) __attribute__((warn_unused_result));
+/*
+ * True when the device restarted between two polls: sysUpTime went back by
+ * more than a TimeTicks wrap (2^32 cs, ~497 days) explains, given that
+ * elapsed_ms of wall time passed.
+ */
+bool rate_rebooted(uint32_t prev_uptime, uint32_t cur_uptime,
+    uint64_t elapsed_ms);
+/*
+ * True when octets over interval_ms fit the port's speed (10 % slack); a
+ * larger figure means a 32-bit counter wrapped more than once.
+ */
+bool rate_plausible(uint64_t octets, uint64_t interval_ms,
+    uint32_t speed_mbps);
+
+/* snmp_poll.c */
+struct poller;
+struct if_row;
+
+/* What one poll of one switch found; handed to the done callback. */
+struct poll_result {
+	const struct switch_conf *sw;
+	uint64_t t_ms;		/* wall clock at the start of the poll */
+	uint64_t mono_ms;	/* monotonic clock at the start */
+	uint32_t duration_ms;
+	uint32_t pdus;
+	int status;		/* enum wire_poll_status */
+	char error[WIRE_TEXT_MAX + 1];
+	bool have_uptime;
+	uint32_t sys_uptime;
+	struct if_row *rows;	/* sorted by ifIndex */
+	size_t n_rows;
+};
+
+/* The columns read per interface, as the poll found them. */
+#define IFROW_HAVE_HC 0x01
+#define IFROW_HAVE_32 0x02
+#define IFROW_HAVE_HIGHSPEED 0x04
+#define IFROW_HAVE_SPEED 0x08
+struct if_row {
+	uint32_t if_index;
+	unsigned have;
+	char name[WIRE_TEXT_MAX + 1];
+	char descr[WIRE_TEXT_MAX + 1];
+	char alias[WIRE_ALIAS_MAX + 1];
+	uint16_t if_type;
+	uint8_t admin, oper, duplex;
+	uint32_t speed_bps;	/* ifSpeed */
+	uint32_t high_speed;	/* ifHighSpeed, Mbps */
+	uint64_t hc_in, hc_out;
+	uint32_t in32, out32;
+	uint32_t in_errors, out_errors, in_discards, out_discards;
+};
+
+typedef void (*poll_done_cb)(struct poller *p, const struct poll_result *r,
+    void *arg);
+
+struct poller *poller_new(uv_loop_t *loop, const struct agent_conf *conf,
+    poll_done_cb cb, void *arg);
+/* Start polling every switch now and then every poll_interval. */
+void poller_start(struct poller *p);
+/* Poll each switch (or just `only`) once; the callback runs per switch. */
+int poller_poll_once(struct poller *p, const char *only);
+/* Stop timers and close every session; frees p once libuv is done. */
+void poller_close(struct poller *p);
+uint32_t if_row_speed_mbps(const struct if_row *row);
+
+/* sample.c: turn consecutive polls of a switch into reports */
+struct sampler;
+struct sampler *sampler_new(void);
+void sampler_free(struct sampler *s);
+/*
+ * Fill rep (header fields and interfaces with counter deltas against the
+ * previous poll of the same switch) from r. rep->ifs is allocated; free
+ * with wire_report_free.
+ */
+void sampler_build(struct sampler *s, const struct poll_result *r,
+    uint32_t poll_interval_s, struct wire_report *rep);
+
+/* spool.c: the on-disk queue of reports not yet acknowledged */
+struct spool;
+int spool_open(const char *path, struct spool **sp)
+    __attribute__((warn_unused_result));
+void spool_close(struct spool *sp);
+uint64_t spool_epoch(const struct spool *sp);
+/* Give rep the next sequence number and store it. Returns 0 or -1. */
+int spool_append(struct spool *sp, struct wire_report *rep)
+    __attribute__((warn_unused_result));
+/* The first stored frame with seq > after: 1 found (frame in out), 0 none,
+ * -1 error. */
+int spool_next(struct spool *sp, uint64_t after, uint64_t *seq,
+    struct buf *out) __attribute__((warn_unused_result));
+/* Forget every report with seq <= seq. */
+int spool_ack(struct spool *sp, uint64_t seq);
+uint64_t spool_pending(struct spool *sp);
+
+/* uplink.c: the persistent connection to the collector */
+struct uplink;
+struct uplink *uplink_new(uv_loop_t *loop, const struct agent_conf *conf,
+    struct spool *sp);
+void uplink_start(struct uplink *u);
+/* New reports are in the spool: send what the window allows. */
+void uplink_kick(struct uplink *u);
+void uplink_close(struct uplink *u);
+
+#endif

@@ -1,0 +1,158 @@
+/* agent_config.c: the agent's config keys (one table) and their checks. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "schoolnet/mem.h"
+
+#define A(field) offsetof(struct agent_conf, field), sizeof(((struct agent_conf *)0)->field)
+#define S(field) offsetof(struct switch_conf, field), sizeof(((struct switch_conf *)0)->field)
+
+static const struct cfg_key agent_keys[] = {
+    {.name = "school", .type = CFG_NAME, A(school), .flags = CFG_REQUIRED,
+	.help = "code of the school this agent reports for (inventory school_code)"},
+    {.name = "name", .type = CFG_NAME, A(name), .def = "",
+	.help = "agent identity at the collector (default: the school code)"},
+    {.name = "collector", .type = CFG_HOSTPORT, A(collector),
+	.defport = AGENT_DEFAULT_PORT, .flags = CFG_REQUIRED,
+	.help = "collector address, host[:port] (default port 7470)"},
+    {.name = "spool", .type = CFG_PATH, A(spool),
+	.def = "/var/lib/schoolnet/agent-spool.db",
+	.help = "SQLite file holding reports until the collector has stored them"},
+    {.name = "poll_interval", .type = CFG_SECONDS, A(poll_interval),
+	.min = 1, .max = 3600, .def = "60",
+	.help = "seconds between polls of each switch"},
+    {.name = "timeout", .type = CFG_SECONDS, A(timeout), .min = 0.1,
+	.max = 60, .def = "2", .help = "seconds to wait for each SNMP answer"},
+    {.name = "retries", .type = CFG_INT, A(retries), .min = 0, .max = 10,
+	.def = "2", .help = "SNMP retries after a timeout"},
+    {.name = "max_inflight", .type = CFG_INT, A(max_inflight), .min = 1,
+	.max = 1024, .def = "64",
+	.help = "SNMP requests outstanding over all switches at once"},
+    {.name = "send_window", .type = CFG_INT, A(send_window), .min = 1,
+	.max = 4096, .def = "64",
+	.help = "reports sent to the collector before waiting for its ACK"},
+    {.name = NULL},
+};
+
+static const struct cfg_key switch_keys[] = {
+    {.name = "address", .type = CFG_HOSTPORT, S(address), .defport = 161,
+	.flags = CFG_REQUIRED, .help = "switch management address, host[:port]"},
+    {.name = "version", .type = CFG_ENUM, S(version), .choices = "2c|3",
+	.def = "2c", .help = "SNMP version"},
+    {.name = "community", .type = CFG_STRING, S(community), .def = "public",
+	.flags = CFG_SECRET, .help = "SNMPv2c community"},
+    {.name = "user", .type = CFG_STRING, S(user), .def = "",
+	.help = "SNMPv3 user (securityName)"},
+    {.name = "auth_protocol", .type = CFG_ENUM, S(auth_protocol),
+	.choices = "MD5|SHA|SHA-224|SHA-256|SHA-384|SHA-512", .def = "SHA",
+	.help = "SNMPv3 authentication protocol"},
+    {.name = "auth_key", .type = CFG_STRING, S(auth_key), .def = "",
+	.flags = CFG_SECRET,
+	.help = "SNMPv3 authentication passphrase (8+ characters; empty: noAuthNoPriv)"},
+    {.name = "priv_protocol", .type = CFG_ENUM, S(priv_protocol),
+	.choices = "DES|AES", .def = "AES",
+	.help = "SNMPv3 privacy protocol (AES is AES-128-CFB)"},
+    {.name = "priv_key", .type = CFG_STRING, S(priv_key), .def = "",
+	.flags = CFG_SECRET,
+	.help = "SNMPv3 privacy passphrase (8+ characters; empty: authNoPriv)"},
+    {.name = "max_inflight", .type = CFG_INT, S(max_inflight), .min = 1,
+	.max = 8, .def = "1",
+	.help = "requests outstanding to this switch at once (columns are split into this many walks)"},
+    {.name = "max_repetitions", .type = CFG_INT, S(max_repetitions),
+	.min = 1, .max = 100, .def = "10",
+	.help = "GETBULK max-repetitions (rows per column per request)"},
+    {.name = NULL},
+};
+
+const struct cfg_section_def agent_cfg_sections[] = {
+    {.name = "agent", .required = 1, .keys = agent_keys,
+	.help = "this agent and where it reports"},
+    {.name = "switch", .named = 1, .required = 1, .keys = switch_keys,
+	.help = "one switch to poll; NAME is how reports and the inventory call it"},
+    {.name = NULL},
+};
+
+static void
+check_switch(const struct cfg_raw *raw, const struct cfg_raw_section *sec,
+    const struct switch_conf *sw, struct cfg_err *e)
+{
+	if (sw->version == SNMP_V3) {
+		if (sw->user[0] == '\0')
+			cfg_error(e, raw->path, sec->line,
+			    "[switch %s]: version 3 needs 'user'", sw->name);
+		if (sw->auth_key[0] && strlen(sw->auth_key) < 8)
+			cfg_error(e, raw->path, sec->line,
+			    "[switch %s]: auth_key must have at least 8 characters",
+			    sw->name);
+		if (sw->priv_key[0] && strlen(sw->priv_key) < 8)
+			cfg_error(e, raw->path, sec->line,
+			    "[switch %s]: priv_key must have at least 8 characters",
+			    sw->name);
+		if (sw->priv_key[0] && !sw->auth_key[0])
+			cfg_error(e, raw->path, sec->line,
+			    "[switch %s]: priv_key needs auth_key (authPriv)",
+			    sw->name);
+	} else if (cfg_raw_get(sec, "user", NULL) ||
+	    cfg_raw_get(sec, "auth_key", NULL) ||
+	    cfg_raw_get(sec, "priv_key", NULL)) {
+		cfg_error(e, raw->path, sec->line,
+		    "[switch %s]: user/auth_key/priv_key need 'version = 3'",
+		    sw->name);
+	}
+}
+
+int
+agent_conf_load(const char *path, struct agent_conf *conf, struct cfg_err *e)
+{
+	struct cfg_raw raw;
+	int rc = -1;
+
+	memset(conf, 0, sizeof(*conf));
+	snprintf(conf->path, sizeof(conf->path), "%s", path);
+	if (cfg_read(path, agent_cfg_sections, &raw, e) != 0)
+		goto out;
+	for (size_t i = 0; i < raw.n_sections; i++) {
+		struct cfg_raw_section *sec = &raw.sections[i];
+		struct switch_conf *sw;
+
+		if (sec->def == &agent_cfg_sections[0]) {
+			if (cfg_apply(&raw, sec, conf, e) == 0 &&
+			    conf->name[0] == '\0')
+				memcpy(conf->name, conf->school,
+				    sizeof(conf->name));
+			continue;
+		}
+		conf->switches = xreallocarray(conf->switches,
+		    conf->n_switches + 1, sizeof(*conf->switches));
+		sw = &conf->switches[conf->n_switches++];
+		memset(sw, 0, sizeof(*sw));
+		snprintf(sw->name, sizeof(sw->name), "%s", sec->name);
+		if (cfg_apply(&raw, sec, sw, e) == 0)
+			check_switch(&raw, sec, sw, e);
+	}
+	rc = e->count ? -1 : 0;
+out:
+	cfg_raw_free(&raw);
+	if (rc != 0)
+		agent_conf_free(conf);
+	return rc;
+}
+
+void
+agent_conf_free(struct agent_conf *conf)
+{
+	free(conf->switches);
+	conf->switches = NULL;
+	conf->n_switches = 0;
+}
+
+void
+agent_conf_print(FILE *f, const struct agent_conf *conf)
+{
+	cfg_print(f, &agent_cfg_sections[0], NULL, conf);
+	for (size_t i = 0; i < conf->n_switches; i++)
+		cfg_print(f, &agent_cfg_sections[1], conf->switches[i].name,
+		    &conf->switches[i]);
+}

@@ -1,0 +1,322 @@
+/* main.c: schoolnet-agent: poll a school's switches, report to the collector. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "agent.h"
+#include "schoolnet/log.h"
+#include "schoolnet/mem.h"
+#include "schoolnet/version.h"
+
+struct agent {
+	uv_loop_t loop;
+	struct agent_conf conf;
+	struct poller *poller;
+	struct sampler *sampler;
+	struct spool *spool;
+	struct uplink *uplink;
+	uv_signal_t sigint, sigterm;
+	int *last_status;	/* per switch, to log only changes */
+	/* poll subcommand */
+	json_t *out;
+	int remaining;
+	bool json;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: schoolnet-agent [-dn] [-c FILE] [run]\n"
+	    "       schoolnet-agent [-c FILE] poll [SWITCH] [--json]\n"
+	    "\n"
+	    "Polls the school's switches over SNMP every poll_interval and\n"
+	    "reports each poll to the collector; reports wait in the spool\n"
+	    "until the collector has stored them.\n"
+	    "\n"
+	    "commands:\n"
+	    "  run            run the agent (the default)\n"
+	    "  poll [SWITCH]  poll every switch (or one) once, print what was\n"
+	    "                 found and exit; nothing is sent or spooled\n"
+	    "\n"
+	    "options:\n"
+	    "  -c, --config FILE   config file (default %s)\n"
+	    "  -n, --check         check the config, print 'configuration OK'\n"
+	    "  -d, --debug         log every poll\n"
+	    "      --print-config  print the config with every default filled in\n"
+	    "      --config-help   list every config key with its range and default\n"
+	    "      --json          (poll) print JSON\n"
+	    "  -V, --version       print the version\n"
+	    "  -h, --help          this help\n",
+	    "/etc/schoolnet/agent.conf");
+}
+
+static void
+on_signal(uv_signal_t *s, int signum)
+{
+	struct agent *a = s->data;
+
+	log_info("signal %d: shutting down (%llu reports still spooled)",
+	    signum,
+	    a->spool ? (unsigned long long)spool_pending(a->spool) : 0ULL);
+	if (a->poller)
+		poller_close(a->poller);
+	a->poller = NULL;
+	if (a->uplink)
+		uplink_close(a->uplink);
+	a->uplink = NULL;
+	uv_close((uv_handle_t *)&a->sigint, NULL);
+	uv_close((uv_handle_t *)&a->sigterm, NULL);
+}
+
+static void
+on_poll_done(struct poller *p, const struct poll_result *r, void *arg)
+{
+	struct agent *a = arg;
+	size_t idx = (size_t)(r->sw - a->conf.switches);
+	struct wire_report rep;
+
+	(void)p;
+	if (r->status != a->last_status[idx]) {
+		if (r->status == WIRE_POLL_OK)
+			log_info("switch %s (%s): answering, %zu interfaces",
+			    r->sw->name, r->sw->address.host, r->n_rows);
+		else
+			log_warnx("switch %s (%s): %s", r->sw->name,
+			    r->sw->address.host, r->error);
+		a->last_status[idx] = r->status;
+	}
+	log_debug("switch %s: poll %s in %u ms, %u requests, %zu interfaces",
+	    r->sw->name, r->status == WIRE_POLL_OK ? "ok" : "failed",
+	    r->duration_ms, r->pdus, r->n_rows);
+	sampler_build(a->sampler, r, (uint32_t)a->conf.poll_interval, &rep);
+	if (spool_append(a->spool, &rep) == 0)
+		uplink_kick(a->uplink);
+	wire_report_free(&rep);
+}
+
+static json_t *
+row_json(const struct if_row *row)
+{
+	return json_pack("{s:I, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:s,"
+			 " s:o, s:o, s:I, s:I, s:I, s:I}",
+	    "if_index", (json_int_t)row->if_index, "if_name", row->name,
+	    "if_descr", row->descr, "if_alias", row->alias, "if_type",
+	    row->if_type, "admin", wire_oper_name(row->admin), "oper",
+	    wire_oper_name(row->oper), "speed_mbps",
+	    (json_int_t)if_row_speed_mbps(row), "duplex",
+	    row->duplex ? wire_duplex_name(row->duplex) : "unknown",
+	    "in_octets",
+	    (row->have & IFROW_HAVE_HC) ? json_integer((json_int_t)row->hc_in)
+	    : (row->have & IFROW_HAVE_32) ? json_integer(row->in32)
+					  : json_null(),
+	    "out_octets",
+	    (row->have & IFROW_HAVE_HC) ? json_integer((json_int_t)row->hc_out)
+	    : (row->have & IFROW_HAVE_32) ? json_integer(row->out32)
+					  : json_null(),
+	    "in_errors", (json_int_t)row->in_errors, "out_errors",
+	    (json_int_t)row->out_errors, "in_discards",
+	    (json_int_t)row->in_discards, "out_discards",
+	    (json_int_t)row->out_discards);
+}
+
+static void
+on_poll_once(struct poller *p, const struct poll_result *r, void *arg)
+{
+	struct agent *a = arg;
+	json_t *ifs = json_array();
+
+	for (size_t i = 0; i < r->n_rows; i++)
+		json_array_append_new(ifs, row_json(&r->rows[i]));
+	json_array_append_new(json_object_get(a->out, "switches"),
+	    json_pack("{s:s, s:s, s:s, s:i, s:i, s:o, s:o}", "switch",
+		r->sw->name, "status",
+		r->status == WIRE_POLL_OK	 ? "ok"
+		: r->status == WIRE_POLL_TIMEOUT ? "timeout"
+						 : "error",
+		"error", r->error, "pdus", (int)r->pdus, "elapsed_ms",
+		(int)r->duration_ms,
+		"sys_uptime",
+		r->have_uptime ? json_integer(r->sys_uptime) : json_null(),
+		"interfaces", ifs));
+	if (!a->json)
+		printf("%-16s %-8s %4zu interfaces  %3u requests  %5u ms  %s\n",
+		    r->sw->name,
+		    r->status == WIRE_POLL_OK ? "ok" : "FAILED", r->n_rows,
+		    r->pdus, r->duration_ms, r->error);
+	if (--a->remaining == 0)
+		poller_close(p);
+}
+
+static int
+cmd_poll(struct agent *a, const char *only)
+{
+	int rc;
+
+	a->out = json_pack("{s:[]}", "switches");
+	a->poller = poller_new(&a->loop, &a->conf, on_poll_once, a);
+	a->remaining = poller_poll_once(a->poller, only);
+	if (a->remaining == 0) {
+		fprintf(stderr, "schoolnet-agent: no switch named '%s' in %s\n",
+		    only, a->conf.path);
+		poller_close(a->poller);
+		uv_run(&a->loop, UV_RUN_DEFAULT);
+		json_decref(a->out);
+		return 1;
+	}
+	uv_run(&a->loop, UV_RUN_DEFAULT);
+	if (a->json)
+		json_dumpf(a->out, stdout, JSON_INDENT(2));
+	rc = 0;
+	for (size_t i = 0; i < json_array_size(json_object_get(a->out,
+				"switches"));
+	     i++) {
+		json_t *s = json_array_get(json_object_get(a->out, "switches"), i);
+
+		if (strcmp(json_string_value(json_object_get(s, "status")), "ok"))
+			rc = 2;
+	}
+	if (a->json)
+		printf("\n");
+	json_decref(a->out);
+	return rc;
+}
+
+static int
+cmd_run(struct agent *a)
+{
+	if (spool_open(a->conf.spool, &a->spool) != 0)
+		fatalx("cannot open the spool %s", a->conf.spool);
+	a->last_status = xcalloc(a->conf.n_switches, sizeof(int));
+	for (size_t i = 0; i < a->conf.n_switches; i++)
+		a->last_status[i] = -1; /* log the first result of each */
+	a->sampler = sampler_new();
+	a->poller = poller_new(&a->loop, &a->conf, on_poll_done, a);
+	a->uplink = uplink_new(&a->loop, &a->conf, a->spool);
+	uv_signal_init(&a->loop, &a->sigint);
+	uv_signal_init(&a->loop, &a->sigterm);
+	a->sigint.data = a->sigterm.data = a;
+	uv_signal_start(&a->sigint, on_signal, SIGINT);
+	uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+	log_info("schoolnet-agent %s: school %s, agent %s, %zu switches, "
+		 "poll every %g s, collector %s:%u, spool %s (%llu waiting)",
+	    SCHOOLNET_VERSION, a->conf.school, a->conf.name,
+	    a->conf.n_switches, a->conf.poll_interval, a->conf.collector.host,
+	    a->conf.collector.port, a->conf.spool,
+	    (unsigned long long)spool_pending(a->spool));
+	uplink_start(a->uplink);
+	poller_start(a->poller);
+	uv_run(&a->loop, UV_RUN_DEFAULT);
+	sampler_free(a->sampler);
+	spool_close(a->spool);
+	free(a->last_status);
+	log_info("stopped");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_PRINT = 256, OPT_JSON, OPT_KEYS };
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"check", no_argument, NULL, 'n'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"print-config", no_argument, NULL, OPT_PRINT},
+	    {"config-help", no_argument, NULL, OPT_KEYS},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
+	const char *path = "/etc/schoolnet/agent.conf", *cmd = "run";
+	bool check = false, print = false;
+	struct agent a;
+	struct cfg_err err;
+	int ch, rc;
+
+	memset(&a, 0, sizeof(a));
+	while ((ch = getopt_long(argc, argv, "c:ndVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'd':
+			log_set_level(LOG_LVL_DEBUG);
+			break;
+		case OPT_PRINT:
+			print = true;
+			break;
+		case OPT_KEYS:
+			cfg_print_help(stdout, agent_cfg_sections);
+			return 0;
+		case OPT_JSON:
+			a.json = true;
+			break;
+		case 'V':
+			printf("schoolnet-agent %s\n", SCHOOLNET_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 0)
+		cmd = argv[0];
+	log_init("schoolnet-agent", log_get_level());
+	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "poll") != 0) {
+		fprintf(stderr, "schoolnet-agent: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 1;
+	}
+	if (agent_conf_load(path, &a.conf, &err) != 0) {
+		fputs(err.text, stderr);
+		return 1;
+	}
+	if (check || print) {
+		if (print)
+			agent_conf_print(stdout, &a.conf);
+		else
+			printf("configuration OK\n");
+		agent_conf_free(&a.conf);
+		return 0;
+	}
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&a.loop);
+	if (strcmp(cmd, "poll") == 0) {
+		/* Optional [SWITCH] and --json after the command. */
+		const char *only = NULL;
+
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--json") == 0)
+				a.json = true;
+			else if (only == NULL)
+				only = argv[i];
+			else {
+				usage(stderr);
+				return 1;
+			}
+		}
+		rc = cmd_poll(&a, only);
+	} else {
+		rc = cmd_run(&a);
+	}
+	if (uv_loop_close(&a.loop) != 0)
+		log_warnx("event loop closed with handles still open");
+	agent_conf_free(&a.conf);
+	return rc;
+}

@@ -1,0 +1,220 @@
+/* spool.c: reports wait in SQLite until the collector has stored them. */
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <sqlite3.h>
+
+#include "agent.h"
+#include "schoolnet/log.h"
+#include "schoolnet/mem.h"
+
+struct spool {
+	sqlite3 *db;
+	char *path;
+	uint64_t epoch;
+	uint64_t last_seq;
+	sqlite3_stmt *st_insert, *st_next, *st_ack, *st_meta_set, *st_count;
+	struct buf frame;
+};
+
+static const char spool_schema[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER);"
+    "CREATE TABLE IF NOT EXISTS spool(seq INTEGER PRIMARY KEY,"
+    " t_ms INTEGER NOT NULL, frame BLOB NOT NULL);";
+
+static int
+meta_get(struct spool *sp, const char *key, uint64_t *v)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(sp->db, "SELECT value FROM meta WHERE key = ?",
+		-1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+meta_set(struct spool *sp, const char *key, uint64_t v)
+{
+	int rc;
+
+	sqlite3_bind_text(sp->st_meta_set, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(sp->st_meta_set, 2, (sqlite3_int64)v);
+	rc = sqlite3_step(sp->st_meta_set);
+	sqlite3_reset(sp->st_meta_set);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+spool_open(const char *path, struct spool **out)
+{
+	struct spool *sp = xcalloc(1, sizeof(*sp));
+	uint64_t v;
+	int rc;
+
+	sp->path = xstrdup(path);
+	buf_init(&sp->frame, WIRE_MAX_FRAME);
+	if (sqlite3_open(path, &sp->db) != SQLITE_OK) {
+		log_warnx("spool %s: %s", path, sqlite3_errmsg(sp->db));
+		goto fail;
+	}
+	sqlite3_busy_timeout(sp->db, 2000);
+	if (sqlite3_exec(sp->db,
+		"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL,
+		NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(sp->db, spool_schema, NULL, NULL, NULL) != SQLITE_OK)
+		goto sqlfail;
+	if (sqlite3_prepare_v2(sp->db,
+		"INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key)"
+		" DO UPDATE SET value = excluded.value",
+		-1, &sp->st_meta_set, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(sp->db,
+		"INSERT INTO spool(seq, t_ms, frame) VALUES(?, ?, ?)", -1,
+		&sp->st_insert, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(sp->db,
+		"SELECT seq, frame FROM spool WHERE seq > ? ORDER BY seq"
+		" LIMIT 1",
+		-1, &sp->st_next, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(sp->db, "DELETE FROM spool WHERE seq <= ?", -1,
+		&sp->st_ack, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(sp->db, "SELECT count(*) FROM spool", -1,
+		&sp->st_count, NULL) != SQLITE_OK)
+		goto sqlfail;
+	if ((rc = meta_get(sp, "epoch", &v)) < 0)
+		goto sqlfail;
+	if (rc == 0) {
+		/* A new spool starts a new sequence space at the collector. */
+		do {
+			if (getrandom(&v, sizeof(v), 0) != sizeof(v)) {
+				log_warn("spool %s: getrandom", path);
+				goto fail;
+			}
+			v &= INT64_MAX; /* SQLite integers are signed */
+		} while (v == 0);
+		if (meta_set(sp, "epoch", v) != 0 ||
+		    meta_set(sp, "last_seq", 0) != 0)
+			goto sqlfail;
+	}
+	sp->epoch = v;
+	if (meta_get(sp, "last_seq", &sp->last_seq) < 0)
+		goto sqlfail;
+	*out = sp;
+	return 0;
+sqlfail:
+	log_warnx("spool %s: %s", path, sqlite3_errmsg(sp->db));
+fail:
+	spool_close(sp);
+	return -1;
+}
+
+void
+spool_close(struct spool *sp)
+{
+	if (sp == NULL)
+		return;
+	sqlite3_finalize(sp->st_insert);
+	sqlite3_finalize(sp->st_next);
+	sqlite3_finalize(sp->st_ack);
+	sqlite3_finalize(sp->st_meta_set);
+	sqlite3_finalize(sp->st_count);
+	sqlite3_close(sp->db);
+	buf_free(&sp->frame);
+	free(sp->path);
+	free(sp);
+}
+
+uint64_t
+spool_epoch(const struct spool *sp)
+{
+	return sp->epoch;
+}
+
+int
+spool_append(struct spool *sp, struct wire_report *rep)
+{
+	int rc = -1;
+
+	rep->seq = sp->last_seq + 1;
+	rep->epoch = sp->epoch;
+	buf_reset(&sp->frame);
+	if (wire_encode_report(&sp->frame, rep) != 0) {
+		log_warnx("spool: report of switch %s does not fit a frame",
+		    rep->switch_name);
+		return -1;
+	}
+	if (sqlite3_exec(sp->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(sp->st_insert, 1, (sqlite3_int64)rep->seq);
+	sqlite3_bind_int64(sp->st_insert, 2, (sqlite3_int64)rep->t_ms);
+	sqlite3_bind_blob(sp->st_insert, 3, sp->frame.data,
+	    (int)sp->frame.len, SQLITE_STATIC);
+	rc = sqlite3_step(sp->st_insert) == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(sp->st_insert);
+	if (rc == 0)
+		rc = meta_set(sp, "last_seq", rep->seq);
+	if (rc == 0 &&
+	    sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+		sp->last_seq = rep->seq;
+		return 0;
+	}
+out:
+	log_warnx("spool %s: cannot store report: %s", sp->path,
+	    sqlite3_errmsg(sp->db));
+	sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+spool_next(struct spool *sp, uint64_t after, uint64_t *seq, struct buf *out)
+{
+	int rc;
+
+	sqlite3_bind_int64(sp->st_next, 1, (sqlite3_int64)after);
+	rc = sqlite3_step(sp->st_next);
+	if (rc == SQLITE_ROW) {
+		const void *blob = sqlite3_column_blob(sp->st_next, 1);
+		int n = sqlite3_column_bytes(sp->st_next, 1);
+
+		*seq = (uint64_t)sqlite3_column_int64(sp->st_next, 0);
+		rc = buf_add(out, blob, (size_t)n) == 0 ? 1 : -1;
+	} else {
+		rc = rc == SQLITE_DONE ? 0 : -1;
+	}
+	sqlite3_reset(sp->st_next);
+	if (rc < 0)
+		log_warnx("spool %s: read failed: %s", sp->path,
+		    sqlite3_errmsg(sp->db));
+	return rc;
+}
+
+int
+spool_ack(struct spool *sp, uint64_t seq)
+{
+	int rc;
+
+	sqlite3_bind_int64(sp->st_ack, 1, (sqlite3_int64)seq);
+	rc = sqlite3_step(sp->st_ack) == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(sp->st_ack);
+	if (rc)
+		log_warnx("spool %s: cannot forget acknowledged reports: %s",
+		    sp->path, sqlite3_errmsg(sp->db));
+	return rc;
+}
+
+uint64_t
+spool_pending(struct spool *sp)
+{
+	uint64_t n = 0;
+
+	if (sqlite3_step(sp->st_count) == SQLITE_ROW)
+		n = (uint64_t)sqlite3_column_int64(sp->st_count, 0);
+	sqlite3_reset(sp->st_count);
+	return n;
+}

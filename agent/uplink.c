@@ -1,0 +1,400 @@
+/* uplink.c: the agent's persistent, reconnecting connection to the collector. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "schoolnet/log.h"
+#include "schoolnet/mem.h"
+#include "schoolnet/version.h"
+
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_MAX_MS 60000
+#define READ_CHUNK 65536
+
+enum up_state { UP_WAIT, UP_RESOLVING, UP_CONNECTING, UP_HELLO, UP_READY };
+
+struct uplink {
+	uv_loop_t *loop;
+	const struct agent_conf *conf;
+	struct spool *sp;
+	enum up_state state;
+	uv_tcp_t tcp;
+	bool tcp_open;
+	uv_connect_t connect_req;
+	uv_getaddrinfo_t gai;
+	bool gai_pending;
+	uv_timer_t retry;
+	struct buf in;
+	struct buf frame;	/* scratch for spool reads */
+	uint64_t sent_seq, acked_seq;
+	unsigned attempt;
+	bool closing;
+	char peer[300];
+};
+
+struct wreq {
+	uv_write_t req;
+	size_t len;
+	uint8_t data[];
+};
+
+static void up_connect(struct uplink *u);
+static void up_drop(struct uplink *u, const char *why);
+
+static void
+maybe_free(struct uplink *u)
+{
+	if (u->closing && !u->tcp_open && !u->gai_pending &&
+	    u->retry.data == NULL) {
+		buf_free(&u->in);
+		buf_free(&u->frame);
+		free(u);
+	}
+}
+
+static void
+on_retry_closed(uv_handle_t *h)
+{
+	struct uplink *u = container_of((uv_timer_t *)h, struct uplink, retry);
+
+	u->retry.data = NULL;
+	maybe_free(u);
+}
+
+static void
+on_retry(uv_timer_t *t)
+{
+	up_connect(container_of(t, struct uplink, retry));
+}
+
+static void
+schedule_retry(struct uplink *u)
+{
+	uint64_t delay = BACKOFF_BASE_MS;
+
+	if (u->closing)
+		return;
+	for (unsigned i = 0; i < u->attempt && delay < BACKOFF_MAX_MS; i++)
+		delay *= 2;
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	/* Full jitter in [delay/2, delay): agents of a district that lost
+	 * the collector together do not all come back in the same second. */
+	delay = delay / 2 + (uint64_t)random() % (delay / 2);
+	u->attempt++;
+	u->state = UP_WAIT;
+	log_info("collector %s:%u: reconnecting in %.1f s", u->conf->collector.host,
+	    u->conf->collector.port, delay / 1000.0);
+	uv_timer_start(&u->retry, on_retry, delay, 0);
+}
+
+static void
+on_tcp_closed(uv_handle_t *h)
+{
+	struct uplink *u = container_of((uv_tcp_t *)h, struct uplink, tcp);
+
+	u->tcp_open = false;
+	buf_reset(&u->in);
+	if (u->closing)
+		maybe_free(u);
+	else
+		schedule_retry(u);
+}
+
+static void
+up_drop(struct uplink *u, const char *why)
+{
+	if (!u->tcp_open || uv_is_closing((uv_handle_t *)&u->tcp))
+		return;
+	if (why)
+		log_warnx("collector %s: %s; connection closed", u->peer, why);
+	u->state = UP_WAIT;
+	uv_close((uv_handle_t *)&u->tcp, on_tcp_closed);
+}
+
+static void
+on_written(uv_write_t *req, int status)
+{
+	struct wreq *w = container_of(req, struct wreq, req);
+	struct uplink *u = req->data;
+
+	free(w);
+	if (status < 0 && status != UV_ECANCELED)
+		up_drop(u, uv_strerror(status));
+}
+
+static int
+up_write(struct uplink *u, const uint8_t *p, size_t len)
+{
+	struct wreq *w = xmalloc(sizeof(*w) + len);
+	uv_buf_t b;
+	int rc;
+
+	memcpy(w->data, p, len);
+	w->len = len;
+	w->req.data = u;
+	b = uv_buf_init((char *)w->data, (unsigned)len);
+	if ((rc = uv_write(&w->req, (uv_stream_t *)&u->tcp, &b, 1,
+		 on_written)) < 0) {
+		free(w);
+		up_drop(u, uv_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* Send spooled reports while the window allows. */
+static void
+up_pump(struct uplink *u)
+{
+	uint64_t seq;
+	int rc;
+
+	while (u->state == UP_READY &&
+	    u->sent_seq - u->acked_seq < (uint64_t)u->conf->send_window) {
+		buf_reset(&u->frame);
+		if ((rc = spool_next(u->sp, u->sent_seq, &seq, &u->frame)) <= 0)
+			return;
+		if (up_write(u, u->frame.data, u->frame.len) != 0)
+			return;
+		u->sent_seq = seq;
+	}
+}
+
+void
+uplink_kick(struct uplink *u)
+{
+	up_pump(u);
+}
+
+static void
+handle_frame(struct uplink *u, const struct wire_header *h,
+    const uint8_t *payload)
+{
+	struct wire_welcome wel;
+	struct wire_error err;
+	struct wire_ack ack;
+	char why[300];
+	int rc = WIRE_ETYPE;
+
+	switch (h->type) {
+	case WIRE_WELCOME:
+		if (u->state != UP_HELLO)
+			break;
+		if ((rc = wire_decode_welcome(payload, h->length, &wel)) != 0)
+			break;
+		if (wel.epoch != spool_epoch(u->sp)) {
+			up_drop(u, "WELCOME for another epoch");
+			return;
+		}
+		u->state = UP_READY;
+		u->attempt = 0;
+		u->acked_seq = u->sent_seq = wel.acked_seq;
+		if (wel.acked_seq)
+			(void)spool_ack(u->sp, wel.acked_seq);
+		log_info("collector %s: connected; %llu reports waiting in "
+			 "the spool",
+		    u->peer, (unsigned long long)spool_pending(u->sp));
+		up_pump(u);
+		return;
+	case WIRE_ACK:
+		if (u->state != UP_READY)
+			break;
+		if ((rc = wire_decode_ack(payload, h->length, &ack)) != 0)
+			break;
+		if (ack.epoch != spool_epoch(u->sp) || ack.seq > u->sent_seq) {
+			up_drop(u, "ACK for a report never sent");
+			return;
+		}
+		if (ack.seq > u->acked_seq) {
+			u->acked_seq = ack.seq;
+			(void)spool_ack(u->sp, ack.seq);
+		}
+		up_pump(u);
+		return;
+	case WIRE_ERROR:
+		if (wire_decode_error(payload, h->length, &err) == 0)
+			snprintf(why, sizeof(why), "refused us (code %u): %s",
+			    err.code, err.message);
+		else
+			snprintf(why, sizeof(why), "sent a malformed ERROR");
+		up_drop(u, why);
+		return;
+	case WIRE_PING:
+		buf_reset(&u->frame);
+		if (wire_encode_empty(&u->frame, WIRE_PONG) == 0)
+			(void)up_write(u, u->frame.data, u->frame.len);
+		return;
+	case WIRE_PONG:
+		return;
+	}
+	snprintf(why, sizeof(why), "unexpected %s frame: %s",
+	    wire_type_name(h->type), rc ? wire_strerror(rc) : "out of order");
+	up_drop(u, why);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+	struct uplink *u = container_of((uv_tcp_t *)h, struct uplink, tcp);
+	size_t room = u->in.cap - u->in.len;
+	uint8_t *p;
+
+	(void)suggested;
+	if (room > READ_CHUNK)
+		room = READ_CHUNK;
+	p = room ? buf_reserve(&u->in, room) : NULL;
+	*b = uv_buf_init((char *)p, p ? (unsigned)room : 0);
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct uplink *u = container_of((uv_tcp_t *)s, struct uplink, tcp);
+	struct wire_header h;
+	const uint8_t *payload;
+	int rc;
+
+	(void)b;
+	if (n < 0) {
+		up_drop(u, n == UV_EOF ? "collector closed the connection"
+				       : uv_strerror((int)n));
+		return;
+	}
+	buf_commit(&u->in, (size_t)n);
+	while (u->tcp_open && !uv_is_closing((uv_handle_t *)&u->tcp) &&
+	    (rc = wire_frame_next(&u->in, &h, &payload)) != 0) {
+		if (rc < 0) {
+			up_drop(u, wire_strerror(rc));
+			return;
+		}
+		handle_frame(u, &h, payload);
+		buf_consume(&u->in, WIRE_HEADER_LEN + h.length);
+	}
+}
+
+static void
+on_connected(uv_connect_t *req, int status)
+{
+	struct uplink *u = req->data;
+	struct wire_hello hello;
+
+	if (status < 0) {
+		log_warnx("collector %s: cannot connect: %s", u->peer,
+		    uv_strerror(status));
+		up_drop(u, NULL);
+		return;
+	}
+	if (u->closing)
+		return;
+	u->state = UP_HELLO;
+	uv_tcp_nodelay(&u->tcp, 1);
+	uv_tcp_keepalive(&u->tcp, 1, 60);
+	memset(&hello, 0, sizeof(hello));
+	hello.proto = WIRE_VERSION;
+	snprintf(hello.agent, sizeof(hello.agent), "%s", u->conf->name);
+	snprintf(hello.school, sizeof(hello.school), "%s", u->conf->school);
+	snprintf(hello.software, sizeof(hello.software), "schoolnet-agent/%s",
+	    SCHOOLNET_VERSION);
+	hello.epoch = spool_epoch(u->sp);
+	buf_reset(&u->frame);
+	if (wire_encode_hello(&u->frame, &hello) != 0) {
+		up_drop(u, "cannot encode HELLO");
+		return;
+	}
+	if (up_write(u, u->frame.data, u->frame.len) == 0)
+		uv_read_start((uv_stream_t *)&u->tcp, on_alloc, on_read);
+}
+
+static void
+on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct uplink *u = container_of(req, struct uplink, gai);
+	char ip[64] = "?";
+	int rc;
+
+	u->gai_pending = false;
+	if (u->closing) {
+		uv_freeaddrinfo(res);
+		maybe_free(u);
+		return;
+	}
+	if (status < 0 || res == NULL) {
+		log_warnx("collector %s: cannot resolve: %s",
+		    u->conf->collector.host, uv_strerror(status));
+		uv_freeaddrinfo(res);
+		schedule_retry(u);
+		return;
+	}
+	if (res->ai_family == AF_INET6)
+		uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, ip, sizeof(ip));
+	else
+		uv_ip4_name((struct sockaddr_in *)res->ai_addr, ip, sizeof(ip));
+	snprintf(u->peer, sizeof(u->peer), res->ai_family == AF_INET6 ?
+	    "[%s]:%u" : "%s:%u", ip, u->conf->collector.port);
+	uv_tcp_init(u->loop, &u->tcp);
+	u->tcp_open = true;
+	u->state = UP_CONNECTING;
+	u->connect_req.data = u;
+	rc = uv_tcp_connect(&u->connect_req, &u->tcp, res->ai_addr,
+	    on_connected);
+	uv_freeaddrinfo(res);
+	if (rc < 0) {
+		log_warnx("collector %s: cannot connect: %s", u->peer,
+		    uv_strerror(rc));
+		up_drop(u, NULL);
+	}
+}
+
+static void
+up_connect(struct uplink *u)
+{
+	struct addrinfo hints;
+	char port[8];
+
+	if (u->closing)
+		return;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%u", u->conf->collector.port);
+	u->state = UP_RESOLVING;
+	if (uv_getaddrinfo(u->loop, &u->gai, on_resolved,
+		u->conf->collector.host, port, &hints) < 0) {
+		schedule_retry(u);
+		return;
+	}
+	u->gai_pending = true;
+}
+
+struct uplink *
+uplink_new(uv_loop_t *loop, const struct agent_conf *conf, struct spool *sp)
+{
+	struct uplink *u = xcalloc(1, sizeof(*u));
+
+	u->loop = loop;
+	u->conf = conf;
+	u->sp = sp;
+	buf_init(&u->in, WIRE_MAX_FRAME + READ_CHUNK);
+	buf_init(&u->frame, WIRE_MAX_FRAME);
+	uv_timer_init(loop, &u->retry);
+	u->retry.data = u;
+	return u;
+}
+
+void
+uplink_start(struct uplink *u)
+{
+	up_connect(u);
+}
+
+void
+uplink_close(struct uplink *u)
+{
+	u->closing = true;
+	if (u->gai_pending)
+		uv_cancel((uv_req_t *)&u->gai);
+	uv_close((uv_handle_t *)&u->retry, on_retry_closed);
+	if (u->tcp_open && !uv_is_closing((uv_handle_t *)&u->tcp))
+		uv_close((uv_handle_t *)&u->tcp, on_tcp_closed);
+}

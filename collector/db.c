@@ -1,0 +1,490 @@
+/* db.c: the collector's SQLite schema, its migrations, and the report writer. */
+#include <string.h>
+
+#include "collector.h"
+#include "schoolnet/log.h"
+#include "schoolnet/mem.h"
+
+/*
+ * Schema migrations, applied in order inside one transaction each; the
+ * database's PRAGMA user_version says how many have run. Append only.
+ *
+ * Times are milliseconds since the Unix epoch (UTC). Port state is kept as
+ * intervals [t_start, t_end]: a new row only when admin/oper status, speed or
+ * duplex changes, or after a gap in the data; time between rows is unknown.
+ * Counters are kept as per-poll rates (bits/s) and error/discard counts.
+ */
+static const char *const migrations[] = {
+    /* 1: agents, switches, ports, state intervals, rates */
+    "CREATE TABLE agents("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  school TEXT NOT NULL,"
+    "  epoch INTEGER NOT NULL DEFAULT 0,"
+    "  last_seq INTEGER NOT NULL DEFAULT 0,"
+    "  software TEXT,"
+    "  peer TEXT,"
+    "  first_seen INTEGER,"
+    "  last_seen INTEGER);"
+    "CREATE TABLE switches("
+    "  id INTEGER PRIMARY KEY,"
+    "  agent_id INTEGER NOT NULL REFERENCES agents(id),"
+    "  name TEXT NOT NULL,"
+    "  address TEXT,"
+    "  status INTEGER,"
+    "  error TEXT,"
+    "  sys_uptime INTEGER,"
+    "  poll_interval INTEGER,"
+    "  pdus INTEGER,"
+    "  duration_ms INTEGER,"
+    "  last_poll INTEGER,"
+    "  last_ok INTEGER,"
+    "  UNIQUE(agent_id, name));"
+    "CREATE TABLE ports("
+    "  id INTEGER PRIMARY KEY,"
+    "  switch_id INTEGER NOT NULL REFERENCES switches(id),"
+    "  if_index INTEGER NOT NULL,"
+    "  if_name TEXT, if_descr TEXT, if_alias TEXT, if_type INTEGER,"
+    "  admin INTEGER, oper INTEGER, speed_mbps INTEGER, duplex INTEGER,"
+    "  state_id INTEGER,"
+    "  since INTEGER,"
+    "  last_seen INTEGER,"
+    "  in_bps REAL, out_bps REAL,"
+    "  in_errors INTEGER, out_errors INTEGER,"
+    "  in_discards INTEGER, out_discards INTEGER,"
+    "  UNIQUE(switch_id, if_index));"
+    "CREATE TABLE port_state("
+    "  id INTEGER PRIMARY KEY,"
+    "  port_id INTEGER NOT NULL REFERENCES ports(id),"
+    "  t_start INTEGER NOT NULL,"
+    "  t_end INTEGER NOT NULL,"
+    "  admin INTEGER, oper INTEGER, speed_mbps INTEGER, duplex INTEGER);"
+    "CREATE INDEX port_state_by_port ON port_state(port_id, t_start);"
+    "CREATE TABLE port_rates("
+    "  port_id INTEGER NOT NULL REFERENCES ports(id),"
+    "  t_start INTEGER NOT NULL,"
+    "  t_end INTEGER NOT NULL,"
+    "  in_bps REAL NOT NULL, out_bps REAL NOT NULL,"
+    "  in_errors INTEGER NOT NULL, out_errors INTEGER NOT NULL,"
+    "  in_discards INTEGER NOT NULL, out_discards INTEGER NOT NULL,"
+    "  PRIMARY KEY(port_id, t_end)) WITHOUT ROWID;",
+};
+
+/* State held longer than this many poll intervals without data is a gap. */
+#define GAP_INTERVALS 2.5
+
+static int
+exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_warnx("database: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+migrate(sqlite3 *db, const char *path)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > (int)nitems(migrations)) {
+		log_warnx("database %s has schema version %d, newer than this "
+			  "collector knows (%zu): refusing to touch it",
+		    path, version, nitems(migrations));
+		return -1;
+	}
+	for (int v = version; v < (int)nitems(migrations); v++) {
+		char bump[64];
+
+		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
+		if (exec(db, "BEGIN IMMEDIATE") != 0)
+			return -1;
+		if (exec(db, migrations[v]) != 0 || exec(db, bump) != 0) {
+			exec(db, "ROLLBACK");
+			return -1;
+		}
+		if (exec(db, "COMMIT") != 0)
+			return -1;
+		log_info("database %s: migrated to schema version %d", path,
+		    v + 1);
+	}
+	return 0;
+}
+
+int
+db_open(const char *path, bool readonly, sqlite3 **out)
+{
+	int flags = readonly ? SQLITE_OPEN_READONLY
+			     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		log_warnx("database %s: %s", path,
+		    db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (!readonly &&
+	    (exec(db, "PRAGMA journal_mode = WAL") != 0 ||
+		exec(db, "PRAGMA synchronous = FULL") != 0 ||
+		exec(db, "PRAGMA foreign_keys = ON") != 0 ||
+		migrate(db, path) != 0)) {
+		sqlite3_close(db);
+		return -1;
+	}
+	*out = db;
+	return 0;
+}
+
+int
+db_load_agents(sqlite3 *db, struct agent_table *t)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+		"SELECT name, school, epoch, last_seq FROM agents", -1, &st,
+		NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct agent_state *a = agents_get(t,
+		    (const char *)sqlite3_column_text(st, 0), true);
+
+		snprintf(a->school, sizeof(a->school), "%s",
+		    (const char *)sqlite3_column_text(st, 1));
+		a->epoch = (uint64_t)sqlite3_column_int64(st, 2);
+		a->acked_seq = (uint64_t)sqlite3_column_int64(st, 3);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* --- the writer ---------------------------------------------------- */
+
+enum {
+	ST_AGENT_GET, ST_AGENT_ADD, ST_AGENT_SEQ, ST_SWITCH_GET, ST_SWITCH_ADD,
+	ST_SWITCH_SET, ST_PORT_GET, ST_PORT_ADD, ST_PORT_SET, ST_STATE_ADD,
+	ST_STATE_EXTEND, ST_RATE_ADD, ST_COUNT
+};
+
+static const char *const writer_sql[ST_COUNT] = {
+    [ST_AGENT_GET] = "SELECT id, epoch, last_seq FROM agents WHERE name = ?",
+    [ST_AGENT_ADD] = "INSERT INTO agents(name, school, first_seen)"
+		     " VALUES(?, ?, ?)",
+    [ST_AGENT_SEQ] = "UPDATE agents SET epoch = ?, last_seq = ?, school = ?,"
+		     " peer = ?, last_seen = ? WHERE id = ?",
+    [ST_SWITCH_GET] = "SELECT id FROM switches WHERE agent_id = ? AND name = ?",
+    [ST_SWITCH_ADD] = "INSERT INTO switches(agent_id, name) VALUES(?, ?)",
+    [ST_SWITCH_SET] = "UPDATE switches SET address = ?, status = ?,"
+		      " error = ?, sys_uptime = ?, poll_interval = ?, pdus = ?,"
+		      " duration_ms = ?, last_poll = ?,"
+		      " last_ok = CASE WHEN ?2 = 0 THEN ?8 ELSE last_ok END"
+		      " WHERE id = ?",
+    [ST_PORT_GET] = "SELECT id, admin, oper, speed_mbps, duplex, state_id,"
+		    " last_seen FROM ports WHERE switch_id = ? AND if_index = ?",
+    [ST_PORT_ADD] = "INSERT INTO ports(switch_id, if_index) VALUES(?, ?)",
+    [ST_PORT_SET] = "UPDATE ports SET if_name = ?, if_descr = ?,"
+		    " if_alias = ?, if_type = ?, admin = ?, oper = ?,"
+		    " speed_mbps = ?, duplex = ?, state_id = ?,"
+		    " since = COALESCE(?, since), last_seen = ?, in_bps = ?,"
+		    " out_bps = ?, in_errors = ?, out_errors = ?,"
+		    " in_discards = ?, out_discards = ? WHERE id = ?",
+    [ST_STATE_ADD] = "INSERT INTO port_state(port_id, t_start, t_end, admin,"
+		     " oper, speed_mbps, duplex) VALUES(?, ?, ?, ?, ?, ?, ?)",
+    [ST_STATE_EXTEND] = "UPDATE port_state SET t_end = ? WHERE id = ?",
+    [ST_RATE_ADD] = "INSERT OR REPLACE INTO port_rates(port_id, t_start,"
+		    " t_end, in_bps, out_bps, in_errors, out_errors,"
+		    " in_discards, out_discards) VALUES(?,?,?,?,?,?,?,?,?)",
+};
+
+struct db_writer {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+};
+
+struct db_writer *
+db_writer_new(sqlite3 *db)
+{
+	struct db_writer *w = xcalloc(1, sizeof(*w));
+
+	w->db = db;
+	for (int i = 0; i < ST_COUNT; i++)
+		if (sqlite3_prepare_v3(db, writer_sql[i], -1,
+			SQLITE_PREPARE_PERSISTENT, &w->st[i], NULL) != SQLITE_OK)
+			fatalx("database: preparing writer statement %d: %s", i,
+			    sqlite3_errmsg(db));
+	return w;
+}
+
+void
+db_writer_free(struct db_writer *w)
+{
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(w->st[i]);
+	free(w);
+}
+
+const char *
+db_errmsg(struct db_writer *w)
+{
+	return sqlite3_errmsg(w->db);
+}
+
+int
+db_begin(struct db_writer *w)
+{
+	return exec(w->db, "BEGIN IMMEDIATE");
+}
+
+int
+db_commit(struct db_writer *w)
+{
+	return exec(w->db, "COMMIT");
+}
+
+void
+db_rollback(struct db_writer *w)
+{
+	sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Run a statement that returns no rows; resets it. */
+static int
+step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+agent_row(struct db_writer *w, struct agent_state *ag, uint64_t now)
+{
+	sqlite3_stmt *st = w->st[ST_AGENT_GET];
+	int rc;
+
+	if (ag->w_loaded)
+		return 0;
+	sqlite3_bind_text(st, 1, ag->name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		ag->w_id = sqlite3_column_int64(st, 0);
+		ag->w_epoch = (uint64_t)sqlite3_column_int64(st, 1);
+		ag->w_last_seq = (uint64_t)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE) {
+		st = w->st[ST_AGENT_ADD];
+		sqlite3_bind_text(st, 1, ag->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, ag->school, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+		if (step_done(st) != 0)
+			return -1;
+		ag->w_id = sqlite3_last_insert_rowid(w->db);
+		ag->w_epoch = ag->w_last_seq = 0;
+	} else if (rc != SQLITE_ROW) {
+		return -1;
+	}
+	ag->w_loaded = true;
+	return 0;
+}
+
+/* The switch's row id, created on first sight. */
+static int64_t
+switch_row(struct db_writer *w, int64_t agent_id, const char *name)
+{
+	sqlite3_stmt *st = w->st[ST_SWITCH_GET];
+	int64_t id = -1;
+	int rc;
+
+	sqlite3_bind_int64(st, 1, agent_id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return id;
+	if (rc != SQLITE_DONE)
+		return -1;
+	st = w->st[ST_SWITCH_ADD];
+	sqlite3_bind_int64(st, 1, agent_id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	if (step_done(st) != 0)
+		return -1;
+	return sqlite3_last_insert_rowid(w->db);
+}
+
+static int
+store_port(struct db_writer *w, int64_t switch_id, const struct wire_report *rep,
+    const struct wire_if *f)
+{
+	sqlite3_stmt *st;
+	int64_t port_id = 0, state_id = 0;
+	uint64_t t = rep->t_ms, last_seen = 0;
+	uint64_t gap_ms = (uint64_t)(rep->poll_interval_s * 1000.0 *
+	    GAP_INTERVALS);
+	bool have_state = false, same = false, new_interval;
+	bool rates = (f->flags & WIRE_IF_RATES) && rep->interval_ms > 0;
+	int rc;
+
+	st = w->st[ST_PORT_GET];
+	sqlite3_bind_int64(st, 1, switch_id);
+	sqlite3_bind_int64(st, 2, f->if_index);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		port_id = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
+			have_state = true;
+			same = sqlite3_column_int(st, 1) == f->admin &&
+			    sqlite3_column_int(st, 2) == f->oper &&
+			    sqlite3_column_int64(st, 3) == f->speed_mbps &&
+			    sqlite3_column_int(st, 4) == f->duplex;
+			state_id = sqlite3_column_int64(st, 5);
+			last_seen = (uint64_t)sqlite3_column_int64(st, 6);
+		}
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE) {
+		st = w->st[ST_PORT_ADD];
+		sqlite3_bind_int64(st, 1, switch_id);
+		sqlite3_bind_int64(st, 2, f->if_index);
+		if (step_done(st) != 0)
+			return -1;
+		port_id = sqlite3_last_insert_rowid(w->db);
+	} else if (rc != SQLITE_ROW) {
+		return -1;
+	}
+	if (have_state && t < last_seen)
+		return 0; /* older than what we hold: nothing to extend */
+
+	/*
+	 * Sample and hold: the state seen at the last poll lasted until this
+	 * one, unless the polls are too far apart (then the time between is
+	 * unknown and the old interval ends where it was last seen).
+	 */
+	new_interval = !have_state || !same || t - last_seen > gap_ms;
+	if (have_state && t - last_seen <= gap_ms) {
+		st = w->st[ST_STATE_EXTEND];
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)t);
+		sqlite3_bind_int64(st, 2, state_id);
+		if (step_done(st) != 0)
+			return -1;
+	}
+	if (new_interval) {
+		st = w->st[ST_STATE_ADD];
+		sqlite3_bind_int64(st, 1, port_id);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)t);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)t);
+		sqlite3_bind_int(st, 4, f->admin);
+		sqlite3_bind_int(st, 5, f->oper);
+		sqlite3_bind_int64(st, 6, f->speed_mbps);
+		sqlite3_bind_int(st, 7, f->duplex);
+		if (step_done(st) != 0)
+			return -1;
+		state_id = sqlite3_last_insert_rowid(w->db);
+	}
+
+	double in_bps = 0, out_bps = 0;
+	if (rates) {
+		in_bps = (double)f->in_octets * 8000.0 / rep->interval_ms;
+		out_bps = (double)f->out_octets * 8000.0 / rep->interval_ms;
+		st = w->st[ST_RATE_ADD];
+		sqlite3_bind_int64(st, 1, port_id);
+		sqlite3_bind_int64(st, 2,
+		    (sqlite3_int64)(t - rep->interval_ms));
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)t);
+		sqlite3_bind_double(st, 4, in_bps);
+		sqlite3_bind_double(st, 5, out_bps);
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)f->in_errors);
+		sqlite3_bind_int64(st, 7, (sqlite3_int64)f->out_errors);
+		sqlite3_bind_int64(st, 8, (sqlite3_int64)f->in_discards);
+		sqlite3_bind_int64(st, 9, (sqlite3_int64)f->out_discards);
+		if (step_done(st) != 0)
+			return -1;
+	}
+
+	st = w->st[ST_PORT_SET];
+	sqlite3_bind_text(st, 1, f->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, f->descr, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, f->alias, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, f->if_type);
+	sqlite3_bind_int(st, 5, f->admin);
+	sqlite3_bind_int(st, 6, f->oper);
+	sqlite3_bind_int64(st, 7, f->speed_mbps);
+	sqlite3_bind_int(st, 8, f->duplex);
+	sqlite3_bind_int64(st, 9, state_id);
+	if (new_interval)
+		sqlite3_bind_int64(st, 10, (sqlite3_int64)t);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)t);
+	if (rates) {
+		sqlite3_bind_double(st, 12, in_bps);
+		sqlite3_bind_double(st, 13, out_bps);
+		sqlite3_bind_int64(st, 14, (sqlite3_int64)f->in_errors);
+		sqlite3_bind_int64(st, 15, (sqlite3_int64)f->out_errors);
+		sqlite3_bind_int64(st, 16, (sqlite3_int64)f->in_discards);
+		sqlite3_bind_int64(st, 17, (sqlite3_int64)f->out_discards);
+	}
+	sqlite3_bind_int64(st, 18, port_id);
+	return step_done(st);
+}
+
+int
+db_store_report(struct db_writer *w, struct agent_state *ag,
+    const struct wire_report *rep, const char *peer)
+{
+	sqlite3_stmt *st;
+	int64_t switch_id;
+
+	if (agent_row(w, ag, rep->t_ms) != 0)
+		return -1;
+	if (rep->epoch != ag->w_epoch) {
+		/* The agent started a new sequence space (new spool). */
+		ag->w_epoch = rep->epoch;
+		ag->w_last_seq = 0;
+	}
+	if (rep->seq <= ag->w_last_seq)
+		return 0;
+	switch_id = switch_row(w, ag->w_id, rep->switch_name);
+	if (switch_id < 0)
+		return -1;
+	st = w->st[ST_SWITCH_SET];
+	sqlite3_bind_text(st, 1, rep->address, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, rep->status);
+	sqlite3_bind_text(st, 3, rep->error, -1, SQLITE_STATIC);
+	if (rep->status == WIRE_POLL_OK)
+		sqlite3_bind_int64(st, 4, rep->sys_uptime);
+	sqlite3_bind_int64(st, 5, rep->poll_interval_s);
+	sqlite3_bind_int64(st, 6, rep->pdus);
+	sqlite3_bind_int64(st, 7, rep->duration_ms);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)rep->t_ms);
+	sqlite3_bind_int64(st, 9, switch_id);
+	if (step_done(st) != 0)
+		return -1;
+	for (uint32_t i = 0; i < rep->n_if; i++)
+		if (store_port(w, switch_id, rep, &rep->ifs[i]) != 0)
+			return -1;
+	ag->w_last_seq = rep->seq;
+	st = w->st[ST_AGENT_SEQ];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ag->w_epoch);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)ag->w_last_seq);
+	sqlite3_bind_text(st, 3, ag->school, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, peer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)rep->t_ms);
+	sqlite3_bind_int64(st, 6, ag->w_id);
+	if (step_done(st) != 0)
+		return -1;
+	return 1;
+}

@@ -1,0 +1,500 @@
+/* server.c: the TCP endpoint agents connect to; one libuv stream each. */
+#include <ctype.h>
+#include <netdb.h>
+#include <string.h>
+
+#include "collector.h"
+#include "schoolnet/log.h"
+#include "schoolnet/mem.h"
+#include "schoolnet/timeutil.h"
+
+#define READ_CHUNK 65536
+
+struct conn {
+	struct server *s;
+	uv_tcp_t tcp;
+	uv_timer_t hello_timer;
+	uv_shutdown_t shutdown_req;
+	struct buf in;
+	char peer[64];
+	struct agent_state *ag;	/* set by HELLO */
+	uint64_t epoch;
+	int refs;		/* the open connection + queued reports */
+	int handles;
+	bool closing, failing, reading;
+	uint64_t reports;
+	struct conn *prev, *next;
+};
+
+struct server {
+	uv_loop_t *loop;
+	const struct collector_conf *conf;
+	struct agent_table *agents;
+	struct ingest *ingest;
+	uv_tcp_t listener;
+	struct conn *conns;
+	size_t n_conns;
+	bool paused;
+	uint64_t accepted, refused;
+};
+
+struct wreq {
+	uv_write_t req;
+	uint8_t data[];
+};
+
+void
+conn_ref(struct conn *c)
+{
+	c->refs++;
+}
+
+void
+conn_unref(struct conn *c)
+{
+	if (--c->refs > 0)
+		return;
+	buf_free(&c->in);
+	free(c);
+}
+
+static void
+on_conn_handle_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+
+	if (--c->handles == 0)
+		conn_unref(c);
+}
+
+static void
+conn_close(struct conn *c, const char *reason)
+{
+	struct server *s = c->s;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	if (reason && c->ag)
+		log_info("agent %s (%s): connection closed: %s", c->ag->name,
+		    c->peer, reason);
+	else if (reason)
+		log_info("peer %s: connection closed: %s", c->peer, reason);
+	if (c->ag && c->ag->conn == c)
+		c->ag->conn = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_conns--;
+	uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+	uv_close((uv_handle_t *)&c->hello_timer, on_conn_handle_closed);
+}
+
+static void
+on_written(uv_write_t *req, int status)
+{
+	struct wreq *w = container_of(req, struct wreq, req);
+	struct conn *c = req->data;
+
+	free(w);
+	if (status < 0 && status != UV_ECANCELED)
+		conn_close(c, uv_strerror(status));
+	conn_unref(c);
+}
+
+static int
+conn_write(struct conn *c, const struct buf *frame)
+{
+	struct wreq *w;
+	uv_buf_t b;
+
+	if (c->closing)
+		return -1;
+	w = xmalloc(sizeof(*w) + frame->len);
+	memcpy(w->data, frame->data, frame->len);
+	w->req.data = c;
+	b = uv_buf_init((char *)w->data, (unsigned)frame->len);
+	conn_ref(c);
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
+		free(w);
+		conn_unref(c);
+		conn_close(c, "write failed");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	(void)status;
+	conn_close(c, NULL);
+	conn_unref(c);
+}
+
+/* Tell the peer why, then hang up once the ERROR frame is out. */
+static void
+conn_fail(struct conn *c, enum wire_error_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+conn_fail(struct conn *c, enum wire_error_code code, const char *fmt, ...)
+{
+	struct wire_error e;
+	struct buf frame;
+	va_list ap;
+
+	if (c->closing || c->failing)
+		return;
+	c->failing = true;
+	e.code = (uint16_t)code;
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	log_warnx("peer %s%s%s: %s; closing", c->peer,
+	    c->ag ? " agent " : "", c->ag ? c->ag->name : "", e.message);
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	buf_init(&frame, WIRE_MAX_FRAME);
+	if (wire_encode_error(&frame, &e) == 0 && conn_write(c, &frame) == 0) {
+		c->shutdown_req.data = c;
+		conn_ref(c);
+		if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp,
+			on_shutdown) == 0) {
+			buf_free(&frame);
+			return;
+		}
+		conn_unref(c);
+	}
+	buf_free(&frame);
+	conn_close(c, NULL);
+}
+
+void
+conn_send_ack(struct conn *c, uint64_t epoch, uint64_t seq)
+{
+	struct wire_ack a = {epoch, seq};
+	struct buf frame;
+
+	if (c->closing || c->failing || epoch != c->epoch)
+		return;
+	buf_init(&frame, WIRE_HEADER_LEN + 64);
+	if (wire_encode_ack(&frame, &a) == 0)
+		(void)conn_write(c, &frame);
+	buf_free(&frame);
+}
+
+static bool
+valid_ident(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
+			return false;
+	return true;
+}
+
+static void
+handle_hello(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct server *s = c->s;
+	struct wire_welcome wel;
+	struct wire_hello h;
+	struct agent_state *ag;
+	struct buf frame;
+	int rc;
+
+	if ((rc = wire_decode_hello(p, len, &h)) != 0) {
+		conn_fail(c, WIRE_ERR_PROTOCOL, "bad HELLO: %s",
+		    wire_strerror(rc));
+		return;
+	}
+	if (!valid_ident(h.agent) || !valid_ident(h.school)) {
+		conn_fail(c, WIRE_ERR_PROTOCOL,
+		    "agent and school names may use letters, digits, '.', '_' "
+		    "and '-' only");
+		return;
+	}
+	ag = agents_get(s->agents, h.agent, true);
+	if (ag->conn && ag->conn != c)
+		conn_close(ag->conn, "replaced by a new connection of the "
+				     "same agent");
+	if (ag->school[0] && strcmp(ag->school, h.school) != 0)
+		log_warnx("agent %s now reports school %s (was %s)", h.agent,
+		    h.school, ag->school);
+	snprintf(ag->school, sizeof(ag->school), "%s", h.school);
+	if (h.epoch != ag->epoch) {
+		if (ag->epoch)
+			log_info("agent %s: new sequence space (spool "
+				 "recreated?): epoch %016llx",
+			    h.agent, (unsigned long long)h.epoch);
+		ag->epoch = h.epoch;
+		ag->acked_seq = 0;
+	}
+	ag->conn = c;
+	c->ag = ag;
+	c->epoch = h.epoch;
+	uv_timer_stop(&c->hello_timer);
+	wel.epoch = h.epoch;
+	wel.acked_seq = ag->acked_seq;
+	wel.server_time_ms = time_now_ms();
+	buf_init(&frame, WIRE_HEADER_LEN + 64);
+	if (wire_encode_welcome(&frame, &wel) == 0)
+		(void)conn_write(c, &frame);
+	buf_free(&frame);
+	log_info("agent %s (school %s, %s) connected from %s; stored up to "
+		 "seq %llu",
+	    h.agent, h.school, h.software, c->peer,
+	    (unsigned long long)ag->acked_seq);
+}
+
+static void
+handle_frame(struct conn *c, const struct wire_header *h, const uint8_t *p)
+{
+	struct ingest_item *it;
+	struct buf frame;
+	int rc;
+
+	if (c->ag == NULL && h->type != WIRE_HELLO) {
+		conn_fail(c, WIRE_ERR_PROTOCOL, "expected HELLO, got %s",
+		    wire_type_name(h->type));
+		return;
+	}
+	switch (h->type) {
+	case WIRE_HELLO:
+		if (c->ag) {
+			conn_fail(c, WIRE_ERR_PROTOCOL, "second HELLO");
+			return;
+		}
+		handle_hello(c, p, h->length);
+		return;
+	case WIRE_REPORT:
+		it = xcalloc(1, sizeof(*it));
+		if ((rc = wire_decode_report(p, h->length, &it->rep)) != 0) {
+			free(it);
+			conn_fail(c, WIRE_ERR_PROTOCOL, "bad REPORT: %s",
+			    wire_strerror(rc));
+			return;
+		}
+		if (it->rep.epoch != c->epoch) {
+			wire_report_free(&it->rep);
+			free(it);
+			conn_fail(c, WIRE_ERR_PROTOCOL,
+			    "REPORT for another epoch than the HELLO's");
+			return;
+		}
+		it->ag = c->ag;
+		it->conn = c;
+		conn_ref(c);
+		snprintf(it->peer, sizeof(it->peer), "%s", c->peer);
+		c->reports++;
+		ingest_push(c->s->ingest, it);
+		return;
+	case WIRE_PING:
+		buf_init(&frame, WIRE_HEADER_LEN);
+		if (wire_encode_empty(&frame, WIRE_PONG) == 0)
+			(void)conn_write(c, &frame);
+		buf_free(&frame);
+		return;
+	case WIRE_PONG:
+		return;
+	}
+	conn_fail(c, WIRE_ERR_PROTOCOL, "unexpected %s from an agent",
+	    wire_type_name(h->type));
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+	struct conn *c = h->data;
+	size_t room = c->in.cap - c->in.len;
+	uint8_t *p;
+
+	(void)suggested;
+	if (room > READ_CHUNK)
+		room = READ_CHUNK;
+	p = room ? buf_reserve(&c->in, room) : NULL;
+	*b = uv_buf_init((char *)p, p ? (unsigned)room : 0);
+}
+
+static void
+on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+	struct conn *c = st->data;
+	struct wire_header h;
+	const uint8_t *payload;
+	int rc;
+
+	(void)b;
+	if (n < 0) {
+		conn_close(c, n == UV_EOF ? "peer closed" : uv_strerror((int)n));
+		return;
+	}
+	buf_commit(&c->in, (size_t)n);
+	while (!c->closing && !c->failing &&
+	    (rc = wire_frame_next(&c->in, &h, &payload)) != 0) {
+		if (rc < 0) {
+			conn_fail(c, WIRE_ERR_PROTOCOL, "malformed frame: %s",
+			    wire_strerror(rc));
+			return;
+		}
+		handle_frame(c, &h, payload);
+		buf_consume(&c->in, WIRE_HEADER_LEN + h.length);
+	}
+}
+
+static void
+conn_read(struct conn *c, bool on)
+{
+	if (c->closing || c->failing || c->reading == on)
+		return;
+	c->reading = on;
+	if (on)
+		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	else
+		uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void
+server_pause(struct server *s, bool paused)
+{
+	s->paused = paused;
+	for (struct conn *c = s->conns; c; c = c->next)
+		conn_read(c, !paused);
+}
+
+static void
+on_hello_timeout(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	conn_fail(c, WIRE_ERR_PROTOCOL, "no HELLO within %g s",
+	    c->s->conf->hello_timeout);
+}
+
+static void
+peer_name(uv_tcp_t *tcp, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	char ip[64] = "?";
+
+	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	if (ss.ss_family == AF_INET6) {
+		uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+		snprintf(buf, size, "[%s]:%u", ip,
+		    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+	} else {
+		uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+		snprintf(buf, size, "%s:%u", ip,
+		    ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	}
+}
+
+static void
+on_connection(uv_stream_t *listener, int status)
+{
+	struct server *s = listener->data;
+	struct conn *c;
+
+	if (status < 0) {
+		log_warnx("accept: %s", uv_strerror(status));
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->s = s;
+	c->refs = 1;
+	buf_init(&c->in, WIRE_MAX_FRAME + READ_CHUNK);
+	uv_tcp_init(s->loop, &c->tcp);
+	uv_timer_init(s->loop, &c->hello_timer);
+	c->tcp.data = c->hello_timer.data = c;
+	c->handles = 2;
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->n_conns++;
+	if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+		conn_close(c, "accept failed");
+		return;
+	}
+	peer_name(&c->tcp, c->peer, sizeof(c->peer));
+	s->accepted++;
+	if (s->n_conns > (size_t)s->conf->max_connections) {
+		s->refused++;
+		conn_fail(c, WIRE_ERR_BUSY, "collector at max_connections (%ld)",
+		    s->conf->max_connections);
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	uv_tcp_keepalive(&c->tcp, 1, 60);
+	uv_timer_start(&c->hello_timer, on_hello_timeout,
+	    (uint64_t)(s->conf->hello_timeout * 1000), 0);
+	conn_read(c, !s->paused);
+}
+
+struct server *
+server_new(uv_loop_t *loop, const struct collector_conf *conf,
+    struct agent_table *agents, struct ingest *in)
+{
+	struct server *s = xcalloc(1, sizeof(*s));
+
+	s->loop = loop;
+	s->conf = conf;
+	s->agents = agents;
+	s->ingest = in;
+	uv_tcp_init(loop, &s->listener);
+	s->listener.data = s;
+	return s;
+}
+
+int
+server_start(struct server *s)
+{
+	struct addrinfo hints, *res = NULL;
+	char port[8], where[300];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(port, sizeof(port), "%u", s->conf->listen.port);
+	hostport_format(&s->conf->listen, where, sizeof(where));
+	if ((rc = getaddrinfo(s->conf->listen.host, port, &hints, &res)) != 0) {
+		log_warnx("listen %s: %s", where, gai_strerror(rc));
+		return -1;
+	}
+	rc = uv_tcp_bind(&s->listener, res->ai_addr, 0);
+	freeaddrinfo(res);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
+	if (rc != 0) {
+		log_warnx("listen %s: %s", where, uv_strerror(rc));
+		return -1;
+	}
+	log_info("listening for agents on %s", where);
+	return 0;
+}
+
+static void
+on_listener_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void
+server_close(struct server *s)
+{
+	while (s->conns)
+		conn_close(s->conns, "collector shutting down");
+	uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+}

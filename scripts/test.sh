@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# test.sh: install what is missing, build normally and with ASan+UBSan, and
+# run every unit and integration test of both builds through ctest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+status=0
+for variant in release asan; do
+  dir=build-test-$variant
+  flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+  [ "$variant" = asan ] && flags=(-DCMAKE_BUILD_TYPE=Debug -DSCHOOLNET_SANITIZE=ON)
+  echo "=== $variant build ($dir)"
+  cmake -S . -B "$dir" "${flags[@]}" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+  echo "=== $variant tests"
+  if ! (cd "$dir" && ctest --output-on-failure --timeout 300 -j"$jobs"); then
+    status=1
+  fi
+done
+exit $status
