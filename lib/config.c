@@ -527,7 +527,10 @@ cfg_print_help(FILE *f, const struct cfg_section_def *defs)
 		for (const struct cfg_key *k = defs->keys; k->name; k++) {
 			char range[64] = "";
 
-			if (k->type == CFG_INT || k->type == CFG_SECONDS)
+			if (k->type == CFG_INT)
+				snprintf(range, sizeof(range), " %.0f..%.0f",
+				    k->min, k->max);
+			else if (k->type == CFG_SECONDS)
 				snprintf(range, sizeof(range), " %g..%g",
 				    k->min, k->max);
 			else if (k->type == CFG_ENUM)
