@@ -94,9 +94,7 @@ check_switch(const struct cfg_raw *raw, const struct cfg_raw_section *sec,
 			cfg_error(e, raw->path, sec->line,
 			    "[switch %s]: priv_key needs auth_key (authPriv)",
 			    sw->name);
-	} else if (cfg_raw_get(sec, "user", NULL) ||
-	    cfg_raw_get(sec, "auth_key", NULL) ||
-	    cfg_raw_get(sec, "priv_key", NULL)) {
+	} else if (sw->user[0] || sw->auth_key[0] || sw->priv_key[0]) {
 		cfg_error(e, raw->path, sec->line,
 		    "[switch %s]: user/auth_key/priv_key need 'version = 3'",
 		    sw->name);

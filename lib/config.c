@@ -175,8 +175,15 @@ cfg_reader(char *str, int num, void *stream)
 	p = str;
 	if (st->line == 1 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
 		p += 3;
-	while (isspace((unsigned char)*p))
+	while (isspace((unsigned char)*p) && *p != '\n')
 		p++;
+	/*
+	 * inih (as Debian builds it) glues an indented line onto the previous
+	 * value; no key here spans lines, so hand it every line unindented.
+	 */
+	if (p != str)
+		memmove(str, p, strlen(p) + 1);
+	p = str;
 	if (*p == '[') {
 		char copy[512];
 
@@ -227,7 +234,7 @@ cfg_read(const char *path, const struct cfg_section_def *defs,
     struct cfg_raw *raw, struct cfg_err *e)
 {
 	struct parse_state st;
-	int rc;
+	int rc, before;
 
 	memset(raw, 0, sizeof(*raw));
 	memset(e, 0, sizeof(*e));
@@ -247,12 +254,13 @@ cfg_read(const char *path, const struct cfg_section_def *defs,
 		    "syntax error: expected '[section]' or 'key = value'");
 	else if (rc < 0)
 		cfg_error(e, path, 0, "cannot read the file");
+	before = e->count;
 	for (const struct cfg_section_def *d = defs; d->name; d++) {
 		int seen = 0;
 
 		for (size_t i = 0; i < raw->n_sections; i++)
 			seen |= raw->sections[i].def == d;
-		if (d->required && !seen && e->count == 0)
+		if (d->required && !seen && before == 0)
 			cfg_error(e, path, 0, "missing section [%s%s]",
 			    d->name, d->named ? " NAME" : "");
 	}

@@ -1,4 +1,5 @@
 /* hostport.c: strict host[:port] parsing; hostnames per RFC 1123. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,16 +21,21 @@ valid_hostname(const char *h)
 	return h[0] != '-' && h[0] != '.';
 }
 
+/* An IPv6 literal, optionally with a %zone (link-local addresses). */
 static int
 valid_v6(const char *h)
 {
-	if (*h == '\0')
+	char addr[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+	size_t n = strcspn(h, "%");
+
+	if (n == 0 || n >= sizeof(addr))
 		return 0;
-	for (const char *p = h; *p; p++)
-		if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.' &&
-		    *p != '%' && !isalnum((unsigned char)*p))
-			return 0;
-	return strchr(h, ':') != NULL;
+	memcpy(addr, h, n);
+	addr[n] = '\0';
+	if (h[n] == '%' && !valid_hostname(h + n + 1))
+		return 0;
+	return inet_pton(AF_INET6, addr, &a) == 1;
 }
 
 int
@@ -87,7 +93,8 @@ hostport_parse(const char *s, uint16_t defport, struct hostport *hp,
 		return 0;
 	}
 	v = strtol(port, &end, 10);
-	if (*port == '\0' || *end != '\0' || v < 1 || v > 65535) {
+	if (!isdigit((unsigned char)*port) || *end != '\0' || v < 1 ||
+	    v > 65535) {
 		*why = "port must be a number from 1 to 65535";
 		return -1;
 	}
