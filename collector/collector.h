@@ -13,6 +13,53 @@
 
 #define COLLECTOR_DEFAULT_PORT 7470
 
+/* Targets: what a port must meet to count as compliant. */
+struct policy_conf {
+	long uplink_mbps;	/* 千兆进校 */
+	long classroom_mbps;	/* 百兆进班 */
+	long recording_mbps;	/* 录播室 port */
+	double max_errors_per_min; /* in + out errors per minute of a port */
+	char calendar[4096];	/* school-hours calendar; "" = built in */
+};
+
+struct alerts_conf {
+	long raise_after;	/* bad polls in a row before an alert opens */
+	long clear_after;	/* good polls in a row before it clears */
+	long offline_after;	/* poll intervals without a report: agent offline */
+	long flap_changes;	/* state changes within flap_window = flapping */
+	double flap_window;	/* seconds */
+	int lang;		/* 0 zh, 1 en: default for receivers */
+	double retry_min, retry_max; /* outbox backoff, seconds */
+	double give_up_after;	/* seconds; then a message is marked failed */
+};
+
+struct smtp_conf {
+	char server[512];	/* smtp://host[:port] or smtps://host[:port] */
+	int starttls;		/* 0 no, 1 try, 2 require */
+	char username[256];
+	char password[256];
+	char from[256];
+	double timeout;
+	bool configured;	/* the file has an [smtp] section */
+};
+
+enum receiver_kind { RECEIVER_WEBHOOK, RECEIVER_EMAIL };
+enum webhook_format { HOOK_GENERIC, HOOK_WECOM, HOOK_DINGTALK, HOOK_FEISHU };
+
+/* One [webhook NAME] or [email NAME] section. */
+struct receiver_conf {
+	enum receiver_kind kind;
+	char name[64];
+	char url[1024];		/* webhook */
+	int format;		/* enum webhook_format */
+	char secret[256];	/* DingTalk / Feishu signing secret */
+	char to[1024];		/* e-mail: comma-separated addresses */
+	int lang;		/* 0 default ([alerts] lang), 1 zh, 2 en */
+	char towns[1024];	/* comma-separated; empty = every town */
+	char schools[1024];	/* comma-separated school codes; empty = all */
+	double timeout;
+};
+
 struct collector_conf {
 	char path[4096];
 	struct hostport listen;
@@ -22,13 +69,44 @@ struct collector_conf {
 	long batch_max;		/* reports per transaction */
 	long queue_max;		/* reports waiting for the writer */
 	double hello_timeout;	/* seconds a new connection has for HELLO */
+	struct policy_conf policy;
+	struct alerts_conf alerts;
+	struct smtp_conf smtp;
+	struct receiver_conf *receivers;
+	size_t n_receivers;
 };
 
 /* collector_config.c */
 extern const struct cfg_section_def collector_cfg_sections[];
 int collector_conf_load(const char *path, struct collector_conf *conf,
     struct cfg_err *e) __attribute__((warn_unused_result));
+void collector_conf_free(struct collector_conf *conf);
 void collector_conf_print(FILE *f, const struct collector_conf *conf);
+/* True when the receiver's towns/schools lists select this school. */
+bool receiver_wants(const struct receiver_conf *r, const char *town,
+    const char *school_code);
+
+/*
+ * An alert event as the notifier renders it (notify_format.c). Strings are
+ * borrowed; empty when not applicable (an agent-offline alert has no port).
+ */
+struct alert_event {
+	int64_t alert_id;
+	const char *event;	/* "raise", "clear", "flapping", "test" */
+	const char *cause;	/* port_down speed_low half_duplex errors
+				   uplink_down uplink_speed_low agent_offline
+				   switch_unreachable */
+	const char *role;	/* classroom, recording, uplink, "" */
+	const char *school_code, *school_name, *town;
+	const char *room, *switch_name, *port;
+	const char *agent;
+	uint32_t speed_mbps;	/* what the port negotiated */
+	uint32_t target_mbps;	/* what it must reach */
+	double errors_per_min;
+	uint64_t since_ms;	/* when the problem started */
+	uint64_t at_ms;		/* when this event happened */
+	const char *detail;	/* free text, e.g. the switch's SNMP error */
+};
 
 /* agents.c: what the loop thread knows of every agent, by name */
 struct conn;

@@ -1,10 +1,17 @@
-/* collector_config.c: the collector's config keys (one table). */
+/* collector_config.c: the collector's config keys (one table per section). */
 #include <stddef.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "collector.h"
+#include "schoolnet/mem.h"
 
 #define C(field) offsetof(struct collector_conf, field), sizeof(((struct collector_conf *)0)->field)
+#define P(field) offsetof(struct policy_conf, field), sizeof(((struct policy_conf *)0)->field)
+#define AL(field) offsetof(struct alerts_conf, field), sizeof(((struct alerts_conf *)0)->field)
+#define SM(field) offsetof(struct smtp_conf, field), sizeof(((struct smtp_conf *)0)->field)
+#define R(field) offsetof(struct receiver_conf, field), sizeof(((struct receiver_conf *)0)->field)
 
 static const struct cfg_key collector_keys[] = {
     {.name = "listen", .type = CFG_HOSTPORT, C(listen),
@@ -31,30 +38,324 @@ static const struct cfg_key collector_keys[] = {
     {.name = NULL},
 };
 
-const struct cfg_section_def collector_cfg_sections[] = {
-    {.name = "collector", .required = 1, .keys = collector_keys,
-	.help = "the district collector"},
+static const struct cfg_key policy_keys[] = {
+    {.name = "uplink_mbps", .type = CFG_INT, P(uplink_mbps), .min = 1,
+	.max = 400000, .def = "1000",
+	.help = "speed a school's uplink must negotiate (千兆进校)"},
+    {.name = "classroom_mbps", .type = CFG_INT, P(classroom_mbps), .min = 1,
+	.max = 400000, .def = "100",
+	.help = "speed a classroom port must negotiate (百兆进班)"},
+    {.name = "recording_mbps", .type = CFG_INT, P(recording_mbps), .min = 1,
+	.max = 400000, .def = "100",
+	.help = "speed a recording room (录播室) port must negotiate"},
+    {.name = "max_errors_per_min", .type = CFG_REAL,
+	P(max_errors_per_min), .min = 0, .max = 1e9, .def = "10",
+	.help = "in+out errors per minute above which a port counts as erroring"},
+    {.name = "calendar", .type = CFG_PATH, P(calendar), .def = "",
+	.help = "school calendar file (hours, holidays, vacations); empty: Mon-Fri 07:30-17:30"},
     {.name = NULL},
 };
+
+static const struct cfg_key alerts_keys[] = {
+    {.name = "raise_after", .type = CFG_INT, AL(raise_after), .min = 1,
+	.max = 100, .def = "2",
+	.help = "bad polls in a row before an alert opens"},
+    {.name = "clear_after", .type = CFG_INT, AL(clear_after), .min = 1,
+	.max = 100, .def = "2",
+	.help = "good polls in a row before an alert clears"},
+    {.name = "offline_after", .type = CFG_INT, AL(offline_after), .min = 1,
+	.max = 1000, .def = "3",
+	.help = "poll intervals without a report before an agent counts as offline"},
+    {.name = "flap_changes", .type = CFG_INT, AL(flap_changes), .min = 2,
+	.max = 1000, .def = "4",
+	.help = "open/clear changes within flap_window that make an alert flapping"},
+    {.name = "flap_window", .type = CFG_SECONDS, AL(flap_window), .min = 60,
+	.max = 86400, .def = "30m",
+	.help = "window for flap detection; a flapping alert is quiet until stable this long"},
+    {.name = "lang", .type = CFG_ENUM, AL(lang), .choices = "zh|en",
+	.def = "zh", .help = "language of notifications (receivers may override)"},
+    {.name = "retry_min", .type = CFG_SECONDS, AL(retry_min), .min = 1,
+	.max = 3600, .def = "10",
+	.help = "first retry delay of an undelivered notification"},
+    {.name = "retry_max", .type = CFG_SECONDS, AL(retry_max), .min = 1,
+	.max = 86400, .def = "30m",
+	.help = "longest retry delay (the delay doubles up to this)"},
+    {.name = "give_up_after", .type = CFG_SECONDS, AL(give_up_after),
+	.min = 60, .max = 30 * 86400, .def = "2d",
+	.help = "stop retrying a notification this long after it was queued"},
+    {.name = NULL},
+};
+
+static const struct cfg_key smtp_keys[] = {
+    {.name = "server", .type = CFG_STRING, SM(server), .flags = CFG_REQUIRED,
+	.help = "smtp://host[:port] (STARTTLS per 'starttls') or smtps://host[:port]"},
+    {.name = "starttls", .type = CFG_ENUM, SM(starttls),
+	.choices = "no|try|require", .def = "try",
+	.help = "upgrade smtp:// connections with STARTTLS"},
+    {.name = "username", .type = CFG_STRING, SM(username), .def = "",
+	.help = "SMTP AUTH user (empty: no authentication)"},
+    {.name = "password", .type = CFG_STRING, SM(password), .def = "",
+	.flags = CFG_SECRET, .help = "SMTP AUTH password"},
+    {.name = "from", .type = CFG_STRING, SM(from), .flags = CFG_REQUIRED,
+	.help = "sender address, e.g. schoolnet@edu.example"},
+    {.name = "timeout", .type = CFG_SECONDS, SM(timeout), .min = 1,
+	.max = 600, .def = "30", .help = "seconds for one delivery attempt"},
+    {.name = NULL},
+};
+
+static const struct cfg_key webhook_keys[] = {
+    {.name = "url", .type = CFG_STRING, R(url), .flags = CFG_REQUIRED | CFG_SECRET,
+	.help = "http(s) URL of the webhook (robot URLs carry their token)"},
+    {.name = "format", .type = CFG_ENUM, R(format),
+	.choices = "generic|wecom|dingtalk|feishu", .def = "generic",
+	.help = "body format: generic JSON, 企业微信, 钉钉 or 飞书 group robot"},
+    {.name = "secret", .type = CFG_STRING, R(secret), .def = "",
+	.flags = CFG_SECRET,
+	.help = "signing secret of a DingTalk or Feishu robot (加签)"},
+    {.name = "lang", .type = CFG_ENUM, R(lang), .choices = "default|zh|en",
+	.def = "default", .help = "language of this receiver's messages"},
+    {.name = "towns", .type = CFG_STRING, R(towns), .def = "",
+	.help = "comma-separated towns whose schools this receiver gets (empty: all)"},
+    {.name = "schools", .type = CFG_STRING, R(schools), .def = "",
+	.help = "comma-separated school codes this receiver gets (empty: all)"},
+    {.name = "timeout", .type = CFG_SECONDS, R(timeout), .min = 1,
+	.max = 600, .def = "10", .help = "seconds for one delivery attempt"},
+    {.name = NULL},
+};
+
+static const struct cfg_key email_keys[] = {
+    {.name = "to", .type = CFG_STRING, R(to), .flags = CFG_REQUIRED,
+	.help = "comma-separated recipient addresses"},
+    {.name = "lang", .type = CFG_ENUM, R(lang), .choices = "default|zh|en",
+	.def = "default", .help = "language of this receiver's messages"},
+    {.name = "towns", .type = CFG_STRING, R(towns), .def = "",
+	.help = "comma-separated towns whose schools this receiver gets (empty: all)"},
+    {.name = "schools", .type = CFG_STRING, R(schools), .def = "",
+	.help = "comma-separated school codes this receiver gets (empty: all)"},
+    {.name = NULL},
+};
+
+enum { SEC_COLLECTOR, SEC_POLICY, SEC_ALERTS, SEC_SMTP, SEC_WEBHOOK, SEC_EMAIL };
+
+const struct cfg_section_def collector_cfg_sections[] = {
+    [SEC_COLLECTOR] = {.name = "collector", .required = 1,
+	.keys = collector_keys, .help = "the district collector"},
+    [SEC_POLICY] = {.name = "policy", .keys = policy_keys,
+	.help = "the targets ports are checked against, and the school calendar"},
+    [SEC_ALERTS] = {.name = "alerts", .keys = alerts_keys,
+	.help = "when alerts open and clear, and how notifications are retried"},
+    [SEC_SMTP] = {.name = "smtp", .keys = smtp_keys,
+	.help = "mail server for [email NAME] receivers"},
+    [SEC_WEBHOOK] = {.name = "webhook", .named = 1, .keys = webhook_keys,
+	.help = "a webhook receiver (generic JSON, WeCom, DingTalk, Feishu)"},
+    [SEC_EMAIL] = {.name = "email", .named = 1, .keys = email_keys,
+	.help = "an e-mail receiver (needs [smtp])"},
+    {.name = NULL},
+};
+
+/* URLs are checked by libcurl's own parser, with the schemes we send to. */
+static int
+check_url(const char *url, const char *const *schemes, char *why, size_t n)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL;
+	int ok = 0;
+
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+		snprintf(why, n, "not a valid URL");
+	} else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK) {
+		for (int i = 0; schemes[i]; i++)
+			ok |= strcmp(scheme, schemes[i]) == 0;
+		if (!ok)
+			snprintf(why, n, "the URL must start with %s:// or %s://",
+			    schemes[0], schemes[1]);
+	}
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return ok ? 0 : -1;
+}
+
+/* "a@b.cn, c@d.cn": every item one address, nothing that could break a
+ * mail header or an SMTP command. */
+static int
+check_addresses(const char *list)
+{
+	int n = 0;
+
+	for (const char *p = list; *p;) {
+		size_t len;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		len = strcspn(p, ",");
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (memchr(p, '@', len) == NULL || p[0] == '@' ||
+		    p[len - 1] == '@')
+			return -1;
+		for (size_t i = 0; i < len; i++)
+			if (strchr("<>\"\r\n ;()[]\\", p[i]))
+				return -1;
+		n++;
+		p += strcspn(p, ",");
+	}
+	return n > 0 ? 0 : -1;
+}
+
+static void
+check_receiver(const struct cfg_raw *raw, const struct cfg_raw_section *sec,
+    const struct receiver_conf *r, struct cfg_err *e)
+{
+	static const char *const http[] = {"http", "https", NULL};
+	char why[128];
+	int line = sec->line;
+
+	if (r->kind == RECEIVER_WEBHOOK) {
+		cfg_raw_get(sec, "url", &line);
+		if (check_url(r->url, http, why, sizeof(why)) != 0)
+			cfg_error(e, raw->path, line, "[webhook %s] url: %s",
+			    r->name, why);
+		if (r->secret[0] && r->format != HOOK_DINGTALK &&
+		    r->format != HOOK_FEISHU)
+			cfg_error(e, raw->path, sec->line,
+			    "[webhook %s]: 'secret' is for dingtalk and feishu "
+			    "robots only",
+			    r->name);
+	} else if (check_addresses(r->to) != 0) {
+		cfg_raw_get(sec, "to", &line);
+		cfg_error(e, raw->path, line,
+		    "[email %s] to: expected addresses like a@b.cn, c@d.cn",
+		    r->name);
+	}
+}
 
 int
 collector_conf_load(const char *path, struct collector_conf *conf,
     struct cfg_err *e)
 {
+	static const char *const smtp_schemes[] = {"smtp", "smtps", NULL};
 	struct cfg_raw raw;
+	bool have_email = false;
+	char why[128];
 	int rc = -1;
 
 	memset(conf, 0, sizeof(*conf));
 	snprintf(conf->path, sizeof(conf->path), "%s", path);
-	if (cfg_read(path, collector_cfg_sections, &raw, e) == 0 &&
-	    cfg_apply(&raw, &raw.sections[0], conf, e) == 0)
-		rc = 0;
+	cfg_defaults(&collector_cfg_sections[SEC_POLICY], &conf->policy);
+	cfg_defaults(&collector_cfg_sections[SEC_ALERTS], &conf->alerts);
+	if (cfg_read(path, collector_cfg_sections, &raw, e) != 0)
+		goto out;
+	for (size_t i = 0; i < raw.n_sections; i++) {
+		struct cfg_raw_section *sec = &raw.sections[i];
+		int which = (int)(sec->def - collector_cfg_sections);
+		struct receiver_conf *r;
+
+		switch (which) {
+		case SEC_COLLECTOR:
+			if (cfg_apply(&raw, sec, conf, e) != 0)
+				break; /* the errors are in *e */
+			break;
+		case SEC_POLICY:
+			if (cfg_apply(&raw, sec, &conf->policy, e) != 0)
+				break;
+			break;
+		case SEC_ALERTS:
+			if (cfg_apply(&raw, sec, &conf->alerts, e) == 0 &&
+			    conf->alerts.retry_max < conf->alerts.retry_min)
+				cfg_error(e, raw.path, sec->line,
+				    "[alerts]: retry_max is below retry_min");
+			break;
+		case SEC_SMTP:
+			conf->smtp.configured = true;
+			if (cfg_apply(&raw, sec, &conf->smtp, e) == 0 &&
+			    check_url(conf->smtp.server, smtp_schemes, why,
+				sizeof(why)) != 0)
+				cfg_error(e, raw.path, sec->line,
+				    "[smtp] server: %s", why);
+			break;
+		case SEC_WEBHOOK:
+		case SEC_EMAIL:
+			conf->receivers = xreallocarray(conf->receivers,
+			    conf->n_receivers + 1, sizeof(*conf->receivers));
+			r = &conf->receivers[conf->n_receivers++];
+			memset(r, 0, sizeof(*r));
+			r->kind = which == SEC_WEBHOOK ? RECEIVER_WEBHOOK
+						       : RECEIVER_EMAIL;
+			have_email |= which == SEC_EMAIL;
+			snprintf(r->name, sizeof(r->name), "%s", sec->name);
+			if (cfg_apply(&raw, sec, r, e) == 0)
+				check_receiver(&raw, sec, r, e);
+			break;
+		}
+	}
+	if (have_email && !conf->smtp.configured)
+		cfg_error(e, raw.path, 0,
+		    "[email ...] receivers need an [smtp] section");
+	rc = e->count ? -1 : 0;
+out:
 	cfg_raw_free(&raw);
+	if (rc != 0)
+		collector_conf_free(conf);
 	return rc;
+}
+
+void
+collector_conf_free(struct collector_conf *conf)
+{
+	free(conf->receivers);
+	conf->receivers = NULL;
+	conf->n_receivers = 0;
 }
 
 void
 collector_conf_print(FILE *f, const struct collector_conf *conf)
 {
-	cfg_print(f, &collector_cfg_sections[0], NULL, conf);
+	cfg_print(f, &collector_cfg_sections[SEC_COLLECTOR], NULL, conf);
+	cfg_print(f, &collector_cfg_sections[SEC_POLICY], NULL, &conf->policy);
+	cfg_print(f, &collector_cfg_sections[SEC_ALERTS], NULL, &conf->alerts);
+	if (conf->smtp.configured)
+		cfg_print(f, &collector_cfg_sections[SEC_SMTP], NULL,
+		    &conf->smtp);
+	for (size_t i = 0; i < conf->n_receivers; i++) {
+		const struct receiver_conf *r = &conf->receivers[i];
+
+		cfg_print(f,
+		    &collector_cfg_sections[r->kind == RECEIVER_WEBHOOK
+			    ? SEC_WEBHOOK
+			    : SEC_EMAIL],
+		    r->name, r);
+	}
+}
+
+/* Is needle one of the comma-separated items of list? */
+static bool
+list_has(const char *list, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (const char *p = list; *p;) {
+		size_t len;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		len = strcspn(p, ",");
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len == n && len > 0 && strncmp(p, needle, n) == 0)
+			return true;
+		p += strcspn(p, ",");
+	}
+	return false;
+}
+
+bool
+receiver_wants(const struct receiver_conf *r, const char *town,
+    const char *school_code)
+{
+	if (r->towns[0] == '\0' && r->schools[0] == '\0')
+		return true;
+	return (town && list_has(r->towns, town)) ||
+	    (school_code && list_has(r->schools, school_code));
 }

@@ -316,6 +316,8 @@ parse_seconds(const char *v, double *out)
 		d *= 60;
 	else if (strcmp(end, "h") == 0)
 		d *= 3600;
+	else if (strcmp(end, "d") == 0)
+		d *= 86400;
 	else
 		return -1;
 	*out = d;
@@ -409,12 +411,26 @@ parse_value(const struct cfg_key *k, const char *v, void *obj, char *why,
 	case CFG_SECONDS:
 		if (parse_seconds(v, &d) != 0) {
 			snprintf(why, whysize,
-			    "not a duration (examples: 30, 1.5, 250ms, 5m, 2h)");
+			    "not a duration (examples: 30, 1.5, 250ms, 5m, 2h, 1d)");
 			return -1;
 		}
 		if (d < k->min || d > k->max) {
 			snprintf(why, whysize,
 			    "must be from %g to %g seconds", k->min, k->max);
+			return -1;
+		}
+		*(double *)(void *)dst = d;
+		return 0;
+	case CFG_REAL:
+		errno = 0;
+		d = strtod(v, &end);
+		if (*v == '\0' || *end != '\0' || errno || !isfinite(d)) {
+			snprintf(why, whysize, "not a number");
+			return -1;
+		}
+		if (d < k->min || d > k->max) {
+			snprintf(why, whysize, "must be from %g to %g", k->min,
+			    k->max);
 			return -1;
 		}
 		*(double *)(void *)dst = d;
@@ -492,6 +508,7 @@ format_value(const struct cfg_key *k, const void *obj, char *buf, size_t size)
 		snprintf(buf, size, "%ld", *(const long *)(const void *)src);
 		break;
 	case CFG_SECONDS:
+	case CFG_REAL:
 		snprintf(buf, size, "%g", *(const double *)(const void *)src);
 		break;
 	case CFG_HOSTPORT:
@@ -524,7 +541,8 @@ cfg_print(FILE *f, const struct cfg_section_def *def, const char *name,
 static const char *const type_names[] = {
     [CFG_STRING] = "text", [CFG_NAME] = "name", [CFG_PATH] = "file",
     [CFG_INT] = "integer", [CFG_SECONDS] = "seconds",
-    [CFG_HOSTPORT] = "host:port", [CFG_ENUM] = "choice"};
+    [CFG_HOSTPORT] = "host:port", [CFG_ENUM] = "choice",
+    [CFG_REAL] = "number"};
 
 void
 cfg_print_help(FILE *f, const struct cfg_section_def *defs)
@@ -538,7 +556,7 @@ cfg_print_help(FILE *f, const struct cfg_section_def *defs)
 			if (k->type == CFG_INT)
 				snprintf(range, sizeof(range), " %.0f..%.0f",
 				    k->min, k->max);
-			else if (k->type == CFG_SECONDS)
+			else if (k->type == CFG_SECONDS || k->type == CFG_REAL)
 				snprintf(range, sizeof(range), " %g..%g",
 				    k->min, k->max);
 			else if (k->type == CFG_ENUM)

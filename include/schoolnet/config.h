@@ -13,9 +13,10 @@ enum cfg_type {
 	CFG_NAME,     /* char[size]: [A-Za-z0-9._-]+ */
 	CFG_PATH,     /* char[size]: a file name */
 	CFG_INT,      /* long, min..max */
-	CFG_SECONDS,  /* double seconds: "30", "1.5", "250ms", "5m", "2h" */
+	CFG_SECONDS,  /* double seconds: "30", "1.5", "250ms", "5m", "2h", "1d" */
 	CFG_HOSTPORT, /* struct hostport; defport when the port is left out */
 	CFG_ENUM,     /* int: index into choices "a|b|c" */
+	CFG_REAL,     /* double, min..max, no unit */
 };
 
 #define CFG_REQUIRED 0x01

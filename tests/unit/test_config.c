@@ -507,7 +507,7 @@ Test(config, not_a_number)
 
 Test(config, bad_durations)
 {
-	static const char *const bad[] = {"soon", "5 m", "1d", "", "ms", "-",
+	static const char *const bad[] = {"soon", "5 m", "1w", "", "ms", "-",
 	    "30sec", "nan", "inf"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -519,7 +519,7 @@ Test(config, bad_durations)
 		    bad[i]);
 		snprintf(want, sizeof(want),
 		    "a.conf:4: timeout = %s: not a duration (examples: 30, 1.5, "
-		    "250ms, 5m, 2h)\n",
+		    "250ms, 5m, 2h, 1d)\n",
 		    bad[i]);
 		agent_fails(text, want);
 	}
