@@ -11,57 +11,14 @@
 
 #include "agent.h"
 #include "collector.h"
+#include "tmpdir.h"
 
 #ifndef SCHOOLNET_SOURCE_DIR
 #error "SCHOOLNET_SOURCE_DIR must name the source tree"
 #endif
 #define CONFIG_DIR SCHOOLNET_SOURCE_DIR "/tests/config"
 
-/*
- * Each test runs in its own process (criterion), inside a fresh temporary
- * directory, so files are named relative to it and error texts read
- * "a.conf:LINE: reason" whatever the temporary path is.
- */
-static char tmpdir[64];
-static char oldcwd[4096];
-
-static void
-tmp_setup(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/schoolnet-unit-XXXXXX");
-	cr_assert_not_null(getcwd(oldcwd, sizeof(oldcwd)));
-	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
-	cr_assert_eq(chdir(tmpdir), 0);
-}
-
-static void
-tmp_teardown(void)
-{
-	DIR *d = opendir(".");
-	struct dirent *de;
-
-	if (d != NULL) {
-		while ((de = readdir(d)) != NULL)
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				unlink(de->d_name);
-		closedir(d);
-	}
-	if (chdir(oldcwd) != 0 && chdir("/") != 0)
-		return;
-	rmdir(tmpdir);
-}
-
 TestSuite(config, .init = tmp_setup, .fini = tmp_teardown);
-
-static void
-write_file(const char *name, const char *text)
-{
-	FILE *f = fopen(name, "wb");
-
-	cr_assert_not_null(f, "%s: %s", name, strerror(errno));
-	cr_assert_eq(fwrite(text, 1, strlen(text), f), strlen(text));
-	cr_assert_eq(fclose(f), 0);
-}
 
 /* Load text as an agent config that must be accepted. */
 static void
@@ -813,8 +770,10 @@ load_and_print(const char *name, int *rc)
 		struct collector_conf c;
 
 		*rc = collector_conf_load(name, &c, &e);
-		if (*rc == 0)
+		if (*rc == 0) {
 			collector_conf_print(f, &c);
+			collector_conf_free(&c);
+		}
 	} else {
 		cr_assert_fail("%s: name must start with [bad-]agent or "
 			       "[bad-]collector",
