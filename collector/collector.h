@@ -132,7 +132,6 @@ struct agent_state *agents_get(struct agent_table *t, const char *name,
 size_t agents_count(const struct agent_table *t);
 
 /* db.c: schema, migrations, and the writer (runs on a worker thread) */
-#define DB_SCHEMA_VERSION 1
 int db_open(const char *path, bool readonly, sqlite3 **db)
     __attribute__((warn_unused_result));
 /* Load every agent's committed (epoch, last_seq) into t. */
@@ -147,23 +146,37 @@ void db_rollback(struct db_writer *w);
 /* Store one report. Returns 1 stored, 0 duplicate (already stored), -1 on
  * error (the transaction must be rolled back). */
 int db_store_report(struct db_writer *w, struct agent_state *ag,
-    const struct wire_report *rep, const char *peer)
-    __attribute__((warn_unused_result));
+    const struct wire_report *rep, const char *peer, uint64_t now,
+    int64_t *switch_id) __attribute__((warn_unused_result));
+sqlite3 *db_writer_db(struct db_writer *w);
 const char *db_errmsg(struct db_writer *w);
 
-/* ingest.c: reports wait here for the writer; ACKs follow each commit */
+/* ingest.c: the writer; reports are ACKed after their COMMIT */
 struct ingest;
+struct calendar;
+enum ingest_kind { ITEM_REPORT, ITEM_TICK, ITEM_DELIVERY };
 struct ingest_item {
+	enum ingest_kind kind;
+	/* ITEM_REPORT */
 	struct wire_report rep;
 	struct agent_state *ag;
 	struct conn *conn;	/* holds a reference (conn_ref) */
 	char peer[64];
+	/* ITEM_DELIVERY */
+	int64_t msg_id;
+	bool ok;
+	char error[256];
 };
 struct ingest *ingest_new(uv_loop_t *loop, sqlite3 *db,
-    const struct collector_conf *conf);
+    const struct collector_conf *conf, const struct calendar *cal);
 void ingest_set_server(struct ingest *in, struct server *s);
+struct outbox;
+void ingest_set_outbox(struct ingest *in, struct outbox *o);
 /* Queue a decoded report; takes ownership of item (and item->rep). */
 void ingest_push(struct ingest *in, struct ingest_item *item);
+/* Record the outcome of a notification attempt. */
+void ingest_delivery(struct ingest *in, int64_t msg_id, bool ok,
+    const char *error);
 size_t ingest_queued(const struct ingest *in);
 /* Stop after the transaction in flight; cb runs once nothing is pending. */
 void ingest_close(struct ingest *in, void (*cb)(void *), void *arg);
@@ -182,8 +195,157 @@ void conn_send_ack(struct conn *c, uint64_t epoch, uint64_t seq);
 /* Backpressure from the writer queue. */
 void server_pause(struct server *s, bool paused);
 
+/* notify.c: one delivery attempt of one message to one receiver, over
+ * libcurl's multi interface driven by the collector's libuv loop. */
+struct notifier;
+struct notify_result {
+	bool ok;		/* the receiver accepted it */
+	long http_status;	/* webhooks: HTTP status; e-mail: 0 */
+	char error[256];	/* why not, for the log and the outbox */
+};
+typedef void (*notify_cb)(void *arg, int64_t msg_id,
+    const struct notify_result *res);
+/* utc_offset_min: local time for the "since" times in messages. */
+struct notifier *notifier_new(uv_loop_t *loop, const struct collector_conf *conf,
+    int utc_offset_min, notify_cb cb, void *arg);
+/* Start one attempt; cb runs once for it on the loop thread (never from
+ * inside this call). ev and r are copied or rendered before returning. */
+void notifier_send(struct notifier *n, int64_t msg_id,
+    const struct receiver_conf *r, const struct alert_event *ev);
+size_t notifier_inflight(const struct notifier *n);
+/* Abort what is in flight (no callbacks) and free n once libuv is done. */
+void notifier_close(struct notifier *n, void (*cb)(void *), void *arg);
+
+/* notify_format.c: the words of a message */
+/* Title and text of ev in lang (0 zh, 1 en); both malloc'd UTF-8. */
+void notify_render(const struct alert_event *ev, int lang,
+    int utc_offset_min, char **title, char **text);
+/* The HTTP request body for a webhook format (malloc'd JSON). */
+char *notify_webhook_body(int format, const struct alert_event *ev,
+    const char *title, const char *text);
+
+/* inventory.c: `import FILE.csv` and `export` */
+/* Check every row and apply the file in one transaction: nothing changes
+ * unless every row is good. dry_run: check and report only. */
+int cmd_import(const struct collector_conf *conf, const char *csv_path,
+    bool dry_run);
+/* Write the current inventory as the same CSV (to path, or stdout). */
+int cmd_export(const struct collector_conf *conf, const char *out_path);
+/* One checked row of an inventory CSV; strings belong to the inventory. */
+struct inventory_row {
+	int line;		/* where the row is in the file */
+	char *town, *school_code, *school_name, *school_type;
+	bool town_seat;
+	const char *role;	/* "uplink", "classroom" or "recording" */
+	char *room;		/* an uplink's default: "出口" */
+	char *switch_name, *port;
+	char *probe;		/* URL of a recording row, or "" */
+};
+struct inventory {
+	struct inventory_row *rows;	/* in file order */
+	size_t n_rows;
+	size_t n_schools;
+};
+/* Read and check path (see DESIGN.md, "Inventory"). Returns 0 and *out (free
+ * it with inventory_free), or -1 with one "FILE:LINE: reason" per problem
+ * in *e (at most 50 that fit; a last line counts the rest), *out NULL. */
+int inventory_check_file(const char *path, struct inventory **out,
+    struct cfg_err *e) __attribute__((warn_unused_result));
+void inventory_free(struct inventory *inv);
+
+/* notify_test.c: `schoolnet-collector notify-test [RECEIVER]` */
+int cmd_notify_test(const struct collector_conf *conf, const char *only);
+
+/* policy.c: does a port meet its target? (pure functions) */
+enum port_role { ROLE_NONE, ROLE_UPLINK, ROLE_CLASSROOM, ROLE_RECORDING };
+enum verdict { VERDICT_OK, VERDICT_BELOW, VERDICT_UNKNOWN };
+/* Reasons a port is below target; one alert cause each. */
+#define REASON_DOWN 0x01	/* not up (admin or oper) */
+#define REASON_SPEED 0x02	/* negotiated below the target */
+#define REASON_HALF 0x04	/* half duplex */
+#define REASON_ERRORS 0x08	/* errors per minute above the limit */
+struct port_obs {
+	bool fresh;		/* seen within 2.5 poll intervals */
+	int admin, oper;	/* ifAdminStatus / ifOperStatus */
+	uint32_t speed_mbps;
+	int duplex;		/* enum wire_duplex */
+	bool have_errors;	/* the last poll had counter deltas */
+	double errors_per_min;
+};
+struct port_verdict {
+	enum verdict verdict;
+	unsigned reasons;	/* REASON_* when below */
+	uint32_t target_mbps;
+};
+enum port_role policy_role(const char *name);
+const char *policy_role_name(enum port_role role);
+uint32_t policy_target(const struct policy_conf *p, enum port_role role);
+void policy_eval_port(const struct policy_conf *p, enum port_role role,
+    const struct port_obs *obs, struct port_verdict *out);
+/* Alert cause for one reason bit of a port in this role. */
+const char *policy_cause(enum port_role role, unsigned reason);
+const char *verdict_name(enum verdict v);
+/* "port down, 10 Mbps (target 100), half duplex" style summary. */
+void policy_reasons_text(const struct port_verdict *v, const struct port_obs *o,
+    char *buf, size_t size);
+
+/* alerts.c: the alert engine, on the writer thread inside its
+ * transactions (so an alert commits with the report that caused it). */
+struct alert_engine;
+struct calendar;
+struct outbox_msg {
+	int64_t id;
+	char receiver[64];
+	char *payload;		/* alert_event as JSON */
+};
+struct alert_engine *alerts_new(sqlite3 *db, const struct collector_conf *conf,
+    const struct calendar *cal, uint64_t started_ms);
+void alerts_free(struct alert_engine *ae);
+/* Forget in-memory state after a rolled-back transaction. */
+void alerts_rollback(struct alert_engine *ae);
+/* A report was stored: check its switch and the inventory's ports on it. */
+int alerts_on_report(struct alert_engine *ae, const struct agent_state *ag,
+    const struct wire_report *rep, int64_t switch_id)
+    __attribute__((warn_unused_result));
+/* Time-driven checks: agents gone quiet, flapping alerts settling. */
+int alerts_tick(struct alert_engine *ae, uint64_t now)
+    __attribute__((warn_unused_result));
+int alerts_delivery_result(struct alert_engine *ae, int64_t msg_id, bool ok,
+    const char *error, uint64_t now) __attribute__((warn_unused_result));
+/* Messages due for (another) delivery attempt; free with outbox_msgs_free. */
+int alerts_due(struct alert_engine *ae, uint64_t now, struct outbox_msg **out,
+    size_t *n) __attribute__((warn_unused_result));
+void outbox_msgs_free(struct outbox_msg *msgs, size_t n);
+struct json_t;
+struct json_t *alert_event_to_json(const struct alert_event *ev);
+/* Fill ev from JSON; strings point into o, which must outlive ev. */
+int alert_event_from_json(struct json_t *o, struct alert_event *ev);
+
+/* outbox.c: hands due messages to the notifier, results to the writer */
+struct outbox *outbox_new(uv_loop_t *loop, const struct collector_conf *conf,
+    struct ingest *in, int utc_offset_min);
+/* Start delivering msgs not already claimed; takes ownership. */
+void outbox_dispatch(struct outbox *o, struct outbox_msg *msgs, size_t n);
+/* The writer has committed the outcome of msg id: release its claim. */
+void outbox_recorded(struct outbox *o, int64_t id);
+void outbox_close(struct outbox *o, void (*cb)(void *), void *arg);
+
 /* query.c: read-only subcommands printing JSON */
-int query_ports(sqlite3 *db, const char *school, bool json);
+int query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,
+    bool json);
 int query_switches(sqlite3 *db, const char *school, bool json);
+int query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
+    bool json);
+int query_alerts(sqlite3 *db, const char *school, bool open_only, bool json);
+
+/* admin.c: commands that change alerts and maintenance windows */
+int cmd_alerts_ack(sqlite3 *db, long long id, const char *by);
+struct maint_args {
+	const char *school, *sw, *from, *to, *duration, *reason, *by;
+	bool json;
+};
+/* maintenance add | list | delete ID */
+int cmd_maintenance(sqlite3 *db, const struct calendar *cal, int argc,
+    char **argv, const struct maint_args *a);
 
 #endif

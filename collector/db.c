@@ -68,6 +68,101 @@ static const char *const migrations[] = {
     "  in_errors INTEGER NOT NULL, out_errors INTEGER NOT NULL,"
     "  in_discards INTEGER NOT NULL, out_discards INTEGER NOT NULL,"
     "  PRIMARY KEY(port_id, t_end)) WITHOUT ROWID;",
+
+    /*
+     * 2: inventory (with history), alerts, their notification outbox and
+     * maintenance windows. Inventory rows are never updated in place: a
+     * re-import closes changed rows (valid_to) and adds new ones, so the
+     * report can tell what the inventory said on any day.
+     */
+    "CREATE TABLE schools("
+    "  code TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  town TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  town_seat INTEGER NOT NULL,"
+    "  added_at INTEGER NOT NULL,"
+    "  removed_at INTEGER);"
+    "CREATE TABLE school_history("
+    "  code TEXT NOT NULL, name TEXT NOT NULL, town TEXT NOT NULL,"
+    "  type TEXT NOT NULL, town_seat INTEGER NOT NULL,"
+    "  valid_from INTEGER NOT NULL, valid_to INTEGER);"
+    "CREATE TABLE inventory("
+    "  id INTEGER PRIMARY KEY,"
+    "  school_code TEXT NOT NULL,"
+    "  role TEXT NOT NULL CHECK(role IN ('uplink','classroom','recording')),"
+    "  room TEXT NOT NULL,"
+    "  switch TEXT NOT NULL,"
+    "  port TEXT NOT NULL,"
+    "  probe TEXT NOT NULL DEFAULT '',"
+    "  valid_from INTEGER NOT NULL,"
+    "  valid_to INTEGER);"
+    "CREATE UNIQUE INDEX inventory_current ON inventory(school_code, switch,"
+    "  port) WHERE valid_to IS NULL;"
+    "CREATE TABLE imports("
+    "  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, file TEXT NOT NULL,"
+    "  rows INTEGER NOT NULL, added INTEGER NOT NULL,"
+    "  removed INTEGER NOT NULL, unchanged INTEGER NOT NULL);"
+    "CREATE INDEX agents_school ON agents(school);"
+    /* When a report last arrived (wall clock), for agent-offline alerts. */
+    "ALTER TABLE agents ADD COLUMN last_heard INTEGER;"
+    "CREATE INDEX ports_name ON ports(switch_id, if_name);"
+    "CREATE INDEX ports_descr ON ports(switch_id, if_descr);"
+    /* Which port an inventory row means: ifName first, else ifDescr. */
+    "CREATE VIEW port_map AS"
+    "  SELECT p.id AS port_id, s.id AS switch_id, i.id AS inventory_id,"
+    "    i.school_code, i.role, i.room, i.switch, i.port, i.probe"
+    "  FROM inventory i"
+    "  JOIN agents a ON a.school = i.school_code"
+    "  JOIN switches s ON s.agent_id = a.id AND s.name = i.switch"
+    "  JOIN ports p ON p.switch_id = s.id AND (p.if_name = i.port OR"
+    "    (p.if_descr = i.port AND NOT EXISTS (SELECT 1 FROM ports q"
+    "      WHERE q.switch_id = s.id AND q.if_name = i.port)))"
+    "  WHERE i.valid_to IS NULL;"
+    "CREATE TABLE alerts("
+    "  id INTEGER PRIMARY KEY,"
+    "  key TEXT NOT NULL,"
+    "  cause TEXT NOT NULL,"
+    "  role TEXT NOT NULL DEFAULT '',"
+    "  school_code TEXT NOT NULL DEFAULT '',"
+    "  room TEXT NOT NULL DEFAULT '',"
+    "  agent TEXT NOT NULL DEFAULT '',"
+    "  switch TEXT NOT NULL DEFAULT '',"
+    "  port TEXT NOT NULL DEFAULT '',"
+    "  port_id INTEGER,"
+    "  since INTEGER NOT NULL,"
+    "  opened_at INTEGER NOT NULL,"
+    "  cleared_at INTEGER,"
+    "  speed_mbps INTEGER, target_mbps INTEGER, errors_per_min REAL,"
+    "  detail TEXT NOT NULL DEFAULT '',"
+    "  flapping INTEGER NOT NULL DEFAULT 0,"
+    "  suppressed INTEGER NOT NULL DEFAULT 0,"
+    "  acked_by TEXT, acked_at INTEGER);"
+    "CREATE UNIQUE INDEX alerts_open ON alerts(key) WHERE cleared_at IS NULL;"
+    "CREATE INDEX alerts_time ON alerts(opened_at);"
+    "CREATE TABLE maintenance("
+    "  id INTEGER PRIMARY KEY,"
+    "  school_code TEXT NOT NULL,"
+    "  switch TEXT NOT NULL DEFAULT '',"
+    "  starts_at INTEGER NOT NULL,"
+    "  ends_at INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL DEFAULT '',"
+    "  created_by TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE outbox("
+    "  id INTEGER PRIMARY KEY,"
+    "  alert_id INTEGER,"
+    "  receiver TEXT NOT NULL,"
+    "  event TEXT NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  next_try INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  sent_at INTEGER,"
+    "  failed_at INTEGER,"
+    "  last_error TEXT);"
+    "CREATE INDEX outbox_due ON outbox(next_try)"
+    "  WHERE sent_at IS NULL AND failed_at IS NULL;",
 };
 
 /* State held longer than this many poll intervals without data is a gap. */
@@ -125,8 +220,10 @@ migrate(sqlite3 *db, const char *path)
 int
 db_open(const char *path, bool readonly, sqlite3 **out)
 {
-	int flags = readonly ? SQLITE_OPEN_READONLY
-			     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	/* One thread at a time uses a connection: no SQLite mutexes. */
+	int flags = SQLITE_OPEN_NOMUTEX |
+	    (readonly ? SQLITE_OPEN_READONLY
+		      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	sqlite3 *db = NULL;
 
 	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
@@ -139,6 +236,9 @@ db_open(const char *path, bool readonly, sqlite3 **out)
 	if (!readonly &&
 	    (exec(db, "PRAGMA journal_mode = WAL") != 0 ||
 		exec(db, "PRAGMA synchronous = FULL") != 0 ||
+		/* Reports arrive round-robin over agents: a 64 MiB page
+		 * cache keeps their ports' pages hot (bench/README.md). */
+		exec(db, "PRAGMA cache_size = -65536") != 0 ||
 		exec(db, "PRAGMA foreign_keys = ON") != 0 ||
 		migrate(db, path) != 0)) {
 		sqlite3_close(db);
@@ -176,7 +276,7 @@ db_load_agents(sqlite3 *db, struct agent_table *t)
 enum {
 	ST_AGENT_GET, ST_AGENT_ADD, ST_AGENT_SEQ, ST_SWITCH_GET, ST_SWITCH_ADD,
 	ST_SWITCH_SET, ST_PORT_GET, ST_PORT_ADD, ST_PORT_SET, ST_STATE_ADD,
-	ST_STATE_EXTEND, ST_RATE_ADD, ST_COUNT
+	ST_STATE_EXTEND, ST_RATE_ADD, ST_AGENT_HEARD, ST_COUNT
 };
 
 static const char *const writer_sql[ST_COUNT] = {
@@ -207,6 +307,7 @@ static const char *const writer_sql[ST_COUNT] = {
     [ST_RATE_ADD] = "INSERT OR REPLACE INTO port_rates(port_id, t_start,"
 		    " t_end, in_bps, out_bps, in_errors, out_errors,"
 		    " in_discards, out_discards) VALUES(?,?,?,?,?,?,?,?,?)",
+    [ST_AGENT_HEARD] = "UPDATE agents SET last_heard = ? WHERE id = ?",
 };
 
 struct db_writer {
@@ -234,6 +335,12 @@ db_writer_free(struct db_writer *w)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(w->st[i]);
 	free(w);
+}
+
+sqlite3 *
+db_writer_db(struct db_writer *w)
+{
+	return w->db;
 }
 
 const char *
@@ -443,12 +550,18 @@ store_port(struct db_writer *w, int64_t switch_id, const struct wire_report *rep
 
 int
 db_store_report(struct db_writer *w, struct agent_state *ag,
-    const struct wire_report *rep, const char *peer)
+    const struct wire_report *rep, const char *peer, uint64_t now,
+    int64_t *switch_idp)
 {
 	sqlite3_stmt *st;
 	int64_t switch_id;
 
 	if (agent_row(w, ag, rep->t_ms) != 0)
+		return -1;
+	st = w->st[ST_AGENT_HEARD];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 2, ag->w_id);
+	if (step_done(st) != 0)
 		return -1;
 	if (rep->epoch != ag->w_epoch) {
 		/* The agent started a new sequence space (new spool). */
@@ -458,6 +571,7 @@ db_store_report(struct db_writer *w, struct agent_state *ag,
 	if (rep->seq <= ag->w_last_seq)
 		return 0;
 	switch_id = switch_row(w, ag->w_id, rep->switch_name);
+	*switch_idp = switch_id;
 	if (switch_id < 0)
 		return -1;
 	st = w->st[ST_SWITCH_SET];

@@ -1,24 +1,38 @@
-/* ingest.c: group commit of reports on a worker thread; ACK after COMMIT. */
+/* ingest.c: the writer: group commits on a worker thread; ACK after COMMIT. */
 #include <string.h>
 
 #include "collector.h"
 #include "schoolnet/log.h"
 #include "schoolnet/mem.h"
+#include "schoolnet/timeutil.h"
 
 #define RETRY_MS 1000
+#define TICK_MS 5000
 
+/*
+ * Everything that writes to the database goes through here, as items:
+ * reports from agents, a periodic tick (agents gone quiet, notification
+ * retries) and the outcomes of notification attempts. The loop collects
+ * items; one worker thread writes a batch of them in one transaction while
+ * the next batch gathers. Reports are acknowledged only after COMMIT.
+ */
 struct ingest {
 	uv_loop_t *loop;
 	const struct collector_conf *conf;
 	struct db_writer *w;
+	struct alert_engine *ae;
 	struct server *server;
+	struct outbox *outbox;
 	struct ingest_item **queue;	/* FIFO, oldest first */
 	size_t q_len, q_cap;
 	struct ingest_item **batch;	/* owned by the worker while busy */
 	size_t b_len;
+	struct outbox_msg *due;		/* found by the worker after COMMIT */
+	size_t n_due;
 	uv_work_t work;
-	uv_timer_t retry;
-	bool busy, retrying, paused, closing;
+	uv_timer_t retry, tick;
+	int handles;
+	bool busy, retrying, paused, closing, tick_queued;
 	int result;
 	uint64_t stored, duplicates, batches;
 	void (*close_cb)(void *);
@@ -28,39 +42,73 @@ struct ingest {
 static void start_batch(struct ingest *in);
 static void on_retry(uv_timer_t *t);
 
+static void
+item_free(struct ingest_item *it)
+{
+	if (it->kind == ITEM_REPORT) {
+		wire_report_free(&it->rep);
+		conn_unref(it->conn);
+	}
+	free(it);
+}
+
 /* Worker thread: one transaction for the whole batch. */
 static void
 work_cb(uv_work_t *req)
 {
 	struct ingest *in = container_of(req, struct ingest, work);
+	uint64_t now = time_now_ms();
 	size_t stored = 0;
 	int rc = 0;
 
-	if (db_begin(in->w) != 0) {
-		in->result = -1;
+	in->result = -1;
+	if (db_begin(in->w) != 0)
 		return;
-	}
-	for (size_t i = 0; i < in->b_len; i++) {
+	for (size_t i = 0; i < in->b_len && rc >= 0; i++) {
 		struct ingest_item *it = in->batch[i];
+		int64_t switch_id = 0;
 
-		if ((rc = db_store_report(in->w, it->ag, &it->rep, it->peer)) < 0)
+		switch (it->kind) {
+		case ITEM_REPORT:
+			rc = db_store_report(in->w, it->ag, &it->rep, it->peer,
+			    now, &switch_id);
+			if (rc == 1) {
+				stored++;
+				rc = alerts_on_report(in->ae, it->ag, &it->rep,
+				    switch_id);
+			}
 			break;
-		stored += (size_t)rc;
+		case ITEM_TICK:
+			rc = alerts_tick(in->ae, now);
+			break;
+		case ITEM_DELIVERY:
+			rc = alerts_delivery_result(in->ae, it->msg_id, it->ok,
+			    it->error, now);
+			break;
+		}
 	}
 	if (rc < 0 || db_commit(in->w) != 0) {
-		log_warnx("database: batch of %zu reports not stored: %s",
+		log_warnx("database: batch of %zu items not stored: %s",
 		    in->b_len, db_errmsg(in->w));
 		db_rollback(in->w);
-		/* The writer's cached sequence numbers may be ahead now. */
+		/* The writer's cached state may be ahead of the database. */
 		for (size_t i = 0; i < in->b_len; i++)
-			in->batch[i]->ag->w_loaded = false;
-		in->result = -1;
+			if (in->batch[i]->kind == ITEM_REPORT)
+				in->batch[i]->ag->w_loaded = false;
+		alerts_rollback(in->ae);
 		return;
 	}
 	in->result = 0;
 	in->stored += stored;
-	in->duplicates += in->b_len - stored;
 	in->batches++;
+	for (size_t i = 0; i < in->b_len; i++)
+		if (in->batch[i]->kind == ITEM_REPORT)
+			in->duplicates++;
+	in->duplicates -= stored;
+	if (in->outbox &&
+	    alerts_due(in->ae, now, &in->due, &in->n_due) != 0)
+		log_warnx("database: reading the outbox: %s",
+		    db_errmsg(in->w));
 }
 
 static void
@@ -74,10 +122,13 @@ finish_close(struct ingest *in)
 }
 
 static void
-on_retry_closed(uv_handle_t *h)
+on_handle_closed(uv_handle_t *h)
 {
 	struct ingest *in = h->data;
 
+	if (--in->handles > 0)
+		return;
+	alerts_free(in->ae);
 	db_writer_free(in->w);
 	free(in->queue);
 	free(in->batch);
@@ -93,21 +144,39 @@ on_retry_closed(uv_handle_t *h)
 static void
 maybe_closed(struct ingest *in)
 {
-	if (!in->closing || in->busy)
+	size_t reports = 0;
+
+	if (!in->closing || in->busy || in->handles < 2 ||
+	    uv_is_closing((uv_handle_t *)&in->retry))
 		return;
 	if (in->q_len > 0 && !in->retrying)
 		return; /* still draining */
-	if (in->q_len > 0)
+	for (size_t i = 0; i < in->q_len; i++) {
+		reports += in->queue[i]->kind == ITEM_REPORT;
+		item_free(in->queue[i]);
+	}
+	if (reports > 0)
 		log_warnx("writer: %zu reports not stored at shutdown; the "
 			  "agents still hold them and will resend",
-		    in->q_len);
-	for (size_t i = 0; i < in->q_len; i++) {
-		wire_report_free(&in->queue[i]->rep);
-		conn_unref(in->queue[i]->conn);
-		free(in->queue[i]);
-	}
+		    reports);
 	in->q_len = 0;
-	uv_close((uv_handle_t *)&in->retry, on_retry_closed);
+	uv_close((uv_handle_t *)&in->retry, on_handle_closed);
+	uv_close((uv_handle_t *)&in->tick, on_handle_closed);
+}
+
+static void
+requeue_batch(struct ingest *in)
+{
+	if (in->q_len + in->b_len > in->q_cap) {
+		in->q_cap = in->q_len + in->b_len;
+		in->queue = xreallocarray(in->queue, in->q_cap,
+		    sizeof(*in->queue));
+	}
+	memmove(in->queue + in->b_len, in->queue,
+	    in->q_len * sizeof(*in->queue));
+	memcpy(in->queue, in->batch, in->b_len * sizeof(*in->queue));
+	in->q_len += in->b_len;
+	in->b_len = 0;
 }
 
 static void
@@ -118,16 +187,7 @@ after_work_cb(uv_work_t *req, int status)
 	in->busy = false;
 	if (status != 0 || in->result != 0) {
 		/* Put the batch back in front and try again shortly. */
-		if (in->q_len + in->b_len > in->q_cap) {
-			in->q_cap = in->q_len + in->b_len;
-			in->queue = xreallocarray(in->queue, in->q_cap,
-			    sizeof(*in->queue));
-		}
-		memmove(in->queue + in->b_len, in->queue,
-		    in->q_len * sizeof(*in->queue));
-		memcpy(in->queue, in->batch, in->b_len * sizeof(*in->queue));
-		in->q_len += in->b_len;
-		in->b_len = 0;
+		requeue_batch(in);
 		in->retrying = true;
 		if (in->closing)
 			maybe_closed(in);
@@ -137,20 +197,36 @@ after_work_cb(uv_work_t *req, int status)
 	}
 	for (size_t i = 0; i < in->b_len; i++) {
 		struct ingest_item *it = in->batch[i];
-		struct agent_state *ag = it->ag;
-		struct ingest_item *next = i + 1 < in->b_len ? in->batch[i + 1]
-							     : NULL;
+		struct ingest_item *next =
+		    i + 1 < in->b_len ? in->batch[i + 1] : NULL;
 
-		if (it->rep.epoch == ag->epoch && it->rep.seq > ag->acked_seq)
-			ag->acked_seq = it->rep.seq;
-		/* One cumulative ACK per run of the same connection. */
-		if (next == NULL || next->conn != it->conn)
-			conn_send_ack(it->conn, it->rep.epoch, it->rep.seq);
-		wire_report_free(&it->rep);
-		conn_unref(it->conn);
-		free(it);
+		if (it->kind == ITEM_TICK)
+			in->tick_queued = false;
+		if (it->kind == ITEM_DELIVERY && in->outbox)
+			outbox_recorded(in->outbox, it->msg_id);
+		if (it->kind == ITEM_REPORT) {
+			struct agent_state *ag = it->ag;
+
+			if (it->rep.epoch == ag->epoch &&
+			    it->rep.seq > ag->acked_seq)
+				ag->acked_seq = it->rep.seq;
+			/* One cumulative ACK per run of one connection. */
+			if (next == NULL || next->kind != ITEM_REPORT ||
+			    next->conn != it->conn)
+				conn_send_ack(it->conn, it->rep.epoch,
+				    it->rep.seq);
+		}
+		item_free(it);
 	}
 	in->b_len = 0;
+	if (in->n_due) {
+		if (in->outbox && !in->closing)
+			outbox_dispatch(in->outbox, in->due, in->n_due);
+		else
+			outbox_msgs_free(in->due, in->n_due);
+		in->due = NULL;
+		in->n_due = 0;
+	}
 	if (in->paused && in->q_len <= (size_t)in->conf->queue_max / 2) {
 		in->paused = false;
 		server_pause(in->server, false);
@@ -186,17 +262,48 @@ start_batch(struct ingest *in)
 		fatalx("cannot queue database work");
 }
 
+static void
+queue_item(struct ingest *in, struct ingest_item *item)
+{
+	if (in->q_len == in->q_cap) {
+		in->q_cap = in->q_cap ? in->q_cap * 2 : 1024;
+		in->queue = xreallocarray(in->queue, in->q_cap,
+		    sizeof(*in->queue));
+	}
+	in->queue[in->q_len++] = item;
+	start_batch(in);
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+	struct ingest *in = t->data;
+	struct ingest_item *it;
+
+	if (in->tick_queued || in->closing)
+		return;
+	it = xcalloc(1, sizeof(*it));
+	it->kind = ITEM_TICK;
+	in->tick_queued = true;
+	queue_item(in, it);
+}
+
 struct ingest *
-ingest_new(uv_loop_t *loop, sqlite3 *db, const struct collector_conf *conf)
+ingest_new(uv_loop_t *loop, sqlite3 *db, const struct collector_conf *conf,
+    const struct calendar *cal)
 {
 	struct ingest *in = xcalloc(1, sizeof(*in));
 
 	in->loop = loop;
 	in->conf = conf;
 	in->w = db_writer_new(db);
+	in->ae = alerts_new(db, conf, cal, time_now_ms());
 	in->batch = xcalloc((size_t)conf->batch_max, sizeof(*in->batch));
 	uv_timer_init(loop, &in->retry);
-	in->retry.data = in;
+	uv_timer_init(loop, &in->tick);
+	in->retry.data = in->tick.data = in;
+	in->handles = 2;
+	uv_timer_start(&in->tick, on_tick, TICK_MS, TICK_MS);
 	return in;
 }
 
@@ -207,14 +314,15 @@ ingest_set_server(struct ingest *in, struct server *s)
 }
 
 void
+ingest_set_outbox(struct ingest *in, struct outbox *o)
+{
+	in->outbox = o;
+}
+
+void
 ingest_push(struct ingest *in, struct ingest_item *item)
 {
-	if (in->q_len == in->q_cap) {
-		in->q_cap = in->q_cap ? in->q_cap * 2 : 1024;
-		in->queue = xreallocarray(in->queue, in->q_cap,
-		    sizeof(*in->queue));
-	}
-	in->queue[in->q_len++] = item;
+	queue_item(in, item);
 	if (!in->paused && in->q_len >= (size_t)in->conf->queue_max) {
 		in->paused = true;
 		log_warnx("writer: %zu reports waiting; pausing agents until "
@@ -222,7 +330,21 @@ ingest_push(struct ingest *in, struct ingest_item *item)
 		    in->q_len);
 		server_pause(in->server, true);
 	}
-	start_batch(in);
+}
+
+void
+ingest_delivery(struct ingest *in, int64_t msg_id, bool ok, const char *error)
+{
+	struct ingest_item *it;
+
+	if (in->closing)
+		return; /* the outbox retries it after the restart */
+	it = xcalloc(1, sizeof(*it));
+	it->kind = ITEM_DELIVERY;
+	it->msg_id = msg_id;
+	it->ok = ok;
+	snprintf(it->error, sizeof(it->error), "%s", error ? error : "");
+	queue_item(in, it);
 }
 
 size_t
@@ -243,5 +365,6 @@ ingest_close(struct ingest *in, void (*cb)(void *), void *arg)
 	in->closing = true;
 	in->close_cb = cb;
 	in->close_arg = arg;
+	uv_timer_stop(&in->tick);
 	maybe_closed(in);
 }

@@ -1,10 +1,12 @@
 /* main.c: schoolnet-collector: receive agents' reports, store, answer queries. */
 #include <getopt.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "collector.h"
+#include "schoolnet/calendar.h"
 #include "schoolnet/log.h"
 #include "schoolnet/version.h"
 
@@ -15,6 +17,8 @@ struct collector {
 	struct agent_table *agents;
 	struct ingest *ingest;
 	struct server *server;
+	struct outbox *outbox;
+	struct calendar *cal;
 	uv_signal_t sigint, sigterm;
 	bool stopping;
 };
@@ -24,16 +28,28 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: schoolnet-collector [-dn] [-c FILE] [serve]\n"
-	    "       schoolnet-collector [-c FILE] ports [--school CODE] [--json]\n"
-	    "       schoolnet-collector [-c FILE] switches [--school CODE] [--json]\n"
+	    "       schoolnet-collector [-c FILE] COMMAND [options]\n"
 	    "\n"
-	    "Receives the agents' reports and keeps them in SQLite.\n"
+	    "Receives the agents' reports, keeps them in SQLite, checks every\n"
+	    "port against the targets and sends alerts.\n"
 	    "\n"
 	    "commands:\n"
-	    "  serve      run the collector (the default)\n"
-	    "  ports      current state of every port: status, speed, duplex,\n"
-	    "             traffic, since when, last seen\n"
-	    "  switches   every switch: last poll, answering or not, and why\n"
+	    "  serve                   run the collector (the default)\n"
+	    "  schools [--school CODE] every school: uplink, classrooms and\n"
+	    "                          recording rooms against the targets\n"
+	    "  ports [--school CODE]   every port: status, speed, duplex,\n"
+	    "                          traffic, role, state and why\n"
+	    "  switches [--school CODE] every switch: answering or not, and why\n"
+	    "  alerts [--open] [--school CODE]   alerts, newest first\n"
+	    "  alerts ack ID --by NAME acknowledge an alert\n"
+	    "  maintenance add --school CODE [--switch NAME] [--from TIME]\n"
+	    "                  (--to TIME | --for DURATION) [--reason TEXT] [--by NAME]\n"
+	    "  maintenance list [--school CODE]\n"
+	    "  maintenance delete ID   windows in which alerts are not sent\n"
+	    "  import [--dry-run] FILE.csv   load the inventory (all rows or none)\n"
+	    "  export [-o FILE.csv]    write the current inventory as CSV\n"
+	    "  notify-test [RECEIVER]  send a test message to every receiver\n"
+	    "                          (or one) and say whether each took it\n"
 	    "\n"
 	    "options:\n"
 	    "  -c, --config FILE   config file (default %s)\n"
@@ -41,20 +57,30 @@ usage(FILE *f)
 	    "  -d, --debug         verbose logging\n"
 	    "      --print-config  print the config with every default filled in\n"
 	    "      --config-help   list every config key with its range and default\n"
-	    "      --school CODE   (ports, switches) only this school\n"
-	    "      --json          (ports, switches) print JSON\n"
+	    "      --json          print JSON (schools, ports, switches, alerts,\n"
+	    "                      maintenance list)\n"
+	    "  TIME is \"now\" or \"YYYY-MM-DD HH:MM\" in the calendar's local time.\n"
 	    "  -V, --version       print the version\n"
 	    "  -h, --help          this help\n",
 	    "/etc/schoolnet/collector.conf");
 }
 
 static void
-on_ingest_closed(void *arg)
+on_outbox_closed(void *arg)
 {
 	struct collector *c = arg;
 
 	uv_close((uv_handle_t *)&c->sigint, NULL);
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
+}
+
+/* The writer has drained: now stop the notifier, then the signals. */
+static void
+on_ingest_closed(void *arg)
+{
+	struct collector *c = arg;
+
+	outbox_close(c->outbox, on_outbox_closed, c);
 }
 
 static void
@@ -71,18 +97,46 @@ on_signal(uv_signal_t *s, int signum)
 	ingest_close(c->ingest, on_ingest_closed, c);
 }
 
+/* The school calendar of [policy] calendar, or the built-in hours. */
+static int
+load_calendar(struct collector *c)
+{
+	struct cfg_err err;
+
+	memset(&err, 0, sizeof(err)); /* calendar_load appends to it */
+	if (c->conf.policy.calendar[0] == '\0') {
+		c->cal = calendar_default();
+		return 0;
+	}
+	if (calendar_load(c->conf.policy.calendar, &c->cal, &err) != 0) {
+		fputs(err.text, stderr);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_serve(struct collector *c)
 {
+	if (load_calendar(c) != 0)
+		fatalx("cannot load the school calendar %s",
+		    c->conf.policy.calendar);
+	log_info("school calendar: %s; %d receivers of notifications",
+	    c->conf.policy.calendar[0] ? calendar_name(c->cal)
+				       : "built in (Mon-Fri 07:30-17:30)",
+	    (int)c->conf.n_receivers);
 	if (db_open(c->conf.database, false, &c->db) != 0)
 		fatalx("cannot open the database %s", c->conf.database);
 	c->agents = agents_new();
 	if (db_load_agents(c->db, c->agents) != 0)
 		fatalx("database %s: cannot read agents: %s", c->conf.database,
 		    sqlite3_errmsg(c->db));
-	c->ingest = ingest_new(&c->loop, c->db, &c->conf);
+	c->ingest = ingest_new(&c->loop, c->db, &c->conf, c->cal);
 	c->server = server_new(&c->loop, &c->conf, c->agents, c->ingest);
+	c->outbox = outbox_new(&c->loop, &c->conf, c->ingest,
+	    calendar_utc_offset_min(c->cal));
 	ingest_set_server(c->ingest, c->server);
+	ingest_set_outbox(c->ingest, c->outbox);
 	if (server_start(c->server) != 0)
 		fatalx("cannot listen for agents");
 	uv_signal_init(&c->loop, &c->sigint);
@@ -95,21 +149,23 @@ cmd_serve(struct collector *c)
 	uv_run(&c->loop, UV_RUN_DEFAULT);
 	sqlite3_close(c->db);
 	agents_free(c->agents);
+	calendar_free(c->cal);
 	log_info("stopped");
 	return 0;
 }
 
+/* Open the database for a command; read-only ones must find data. */
 static int
-cmd_query(struct collector *c, const char *cmd, const char *school, bool json)
+open_db(struct collector *c, bool readonly)
 {
 	sqlite3_stmt *st;
-	int version = 0, rc;
+	int version = 0;
 
-	if (db_open(c->conf.database, true, &c->db) != 0) {
-		fprintf(stderr, "schoolnet-collector: cannot open %s (has the "
-				"collector run yet?)\n",
-		    c->conf.database);
-		return 1;
+	if (db_open(c->conf.database, readonly, &c->db) != 0) {
+		fprintf(stderr, "schoolnet-collector: cannot open %s%s\n",
+		    c->conf.database,
+		    readonly ? " (has the collector run yet?)" : "");
+		return -1;
 	}
 	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) ==
 	    SQLITE_OK) {
@@ -117,25 +173,94 @@ cmd_query(struct collector *c, const char *cmd, const char *school, bool json)
 			version = sqlite3_column_int(st, 0);
 		sqlite3_finalize(st);
 	}
-	if (version < 1) {
+	if (version < 2) {
 		fprintf(stderr, "schoolnet-collector: %s holds no schoolnet "
-				"data yet\n",
+				"data yet (start the collector once)\n",
 		    c->conf.database);
 		sqlite3_close(c->db);
+		c->db = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+struct options {
+	const char *school, *output, *by;
+	bool json, dry_run, open_only;
+	struct maint_args maint;
+};
+
+static int
+run_command(struct collector *c, const char *cmd, int argc, char **argv,
+    struct options *o)
+{
+	bool readonly = strcmp(cmd, "alerts") != 0 || argc == 0;
+	int rc;
+
+	if (strcmp(cmd, "import") == 0 || strcmp(cmd, "export") == 0) {
+		if (strcmp(cmd, "import") == 0 && argc != 1) {
+			fprintf(stderr, "schoolnet-collector: import FILE.csv\n");
+			return 1;
+		}
+		return strcmp(cmd, "import") == 0
+		    ? cmd_import(&c->conf, argv[0], o->dry_run)
+		    : cmd_export(&c->conf, o->output);
+	}
+	if (strcmp(cmd, "notify-test") == 0)
+		return cmd_notify_test(&c->conf, argc ? argv[0] : NULL);
+	if (strcmp(cmd, "maintenance") == 0)
+		readonly = argc > 0 && strcmp(argv[0], "list") == 0;
+	if (strcmp(cmd, "maintenance") == 0 || strcmp(cmd, "alerts") == 0) {
+		/* Times are read and shown in the calendar's local time. */
+		if (load_calendar(c) != 0)
+			return 1;
+	}
+	if (open_db(c, readonly) != 0) {
+		calendar_free(c->cal);
 		return 1;
 	}
 	if (strcmp(cmd, "ports") == 0)
-		rc = query_ports(c->db, school, json);
-	else
-		rc = query_switches(c->db, school, json);
+		rc = query_ports(c->db, &c->conf.policy, o->school, o->json);
+	else if (strcmp(cmd, "switches") == 0)
+		rc = query_switches(c->db, o->school, o->json);
+	else if (strcmp(cmd, "schools") == 0)
+		rc = query_schools(c->db, &c->conf.policy, o->school, o->json);
+	else if (strcmp(cmd, "alerts") == 0 && argc == 0)
+		rc = query_alerts(c->db, o->school, o->open_only, o->json);
+	else if (strcmp(cmd, "alerts") == 0 && argc == 2 &&
+	    strcmp(argv[0], "ack") == 0) {
+		char *end;
+		long long id = strtoll(argv[1], &end, 10);
+
+		rc = *argv[1] && *end == '\0' && id > 0
+		    ? cmd_alerts_ack(c->db, id, o->by)
+		    : (fprintf(stderr, "schoolnet-collector: alerts ack ID "
+				       "--by NAME\n"),
+			  1);
+	} else if (strcmp(cmd, "maintenance") == 0) {
+		o->maint.school = o->school;
+		o->maint.by = o->by;
+		o->maint.json = o->json;
+		rc = cmd_maintenance(c->db, c->cal, argc, argv, &o->maint);
+	} else {
+		fprintf(stderr, "schoolnet-collector: unknown command '%s'\n",
+		    cmd);
+		usage(stderr);
+		rc = 1;
+	}
 	sqlite3_close(c->db);
+	calendar_free(c->cal);
 	return rc;
 }
 
 int
 main(int argc, char **argv)
 {
-	enum { OPT_PRINT = 256, OPT_JSON, OPT_SCHOOL, OPT_KEYS };
+	enum {
+		OPT_PRINT = 256, OPT_JSON, OPT_SCHOOL, OPT_KEYS, OPT_DRY,
+		OPT_OPEN, OPT_BY, OPT_SWITCH, OPT_FROM, OPT_TO, OPT_FOR,
+		OPT_REASON
+	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"check", no_argument, NULL, 'n'},
@@ -144,18 +269,31 @@ main(int argc, char **argv)
 	    {"config-help", no_argument, NULL, OPT_KEYS},
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"school", required_argument, NULL, OPT_SCHOOL},
+	    {"dry-run", no_argument, NULL, OPT_DRY},
+	    {"output", required_argument, NULL, 'o'},
+	    {"open", no_argument, NULL, OPT_OPEN},
+	    {"by", required_argument, NULL, OPT_BY},
+	    {"switch", required_argument, NULL, OPT_SWITCH},
+	    {"from", required_argument, NULL, OPT_FROM},
+	    {"to", required_argument, NULL, OPT_TO},
+	    {"for", required_argument, NULL, OPT_FOR},
+	    {"reason", required_argument, NULL, OPT_REASON},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
+	static const char *const commands[] = {"serve", "ports", "switches",
+	    "schools", "alerts", "maintenance", "import", "export",
+	    "notify-test", NULL};
 	const char *path = "/etc/schoolnet/collector.conf", *cmd = "serve";
-	const char *school = NULL;
-	bool check = false, print = false, json = false;
+	bool check = false, print = false, known = false;
+	struct options o;
 	struct collector c;
 	struct cfg_err err;
 	int ch, rc;
 
 	memset(&c, 0, sizeof(c));
-	while ((ch = getopt_long(argc, argv, "c:ndVh", longopts, NULL)) != -1) {
+	memset(&o, 0, sizeof(o));
+	while ((ch = getopt_long(argc, argv, "c:ndo:Vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -173,10 +311,37 @@ main(int argc, char **argv)
 			cfg_print_help(stdout, collector_cfg_sections);
 			return 0;
 		case OPT_JSON:
-			json = true;
+			o.json = true;
 			break;
 		case OPT_SCHOOL:
-			school = optarg;
+			o.school = optarg;
+			break;
+		case OPT_DRY:
+			o.dry_run = true;
+			break;
+		case 'o':
+			o.output = optarg;
+			break;
+		case OPT_OPEN:
+			o.open_only = true;
+			break;
+		case OPT_BY:
+			o.by = optarg;
+			break;
+		case OPT_SWITCH:
+			o.maint.sw = optarg;
+			break;
+		case OPT_FROM:
+			o.maint.from = optarg;
+			break;
+		case OPT_TO:
+			o.maint.to = optarg;
+			break;
+		case OPT_FOR:
+			o.maint.duration = optarg;
+			break;
+		case OPT_REASON:
+			o.maint.reason = optarg;
 			break;
 		case 'V':
 			printf("schoolnet-collector %s\n", SCHOOLNET_VERSION);
@@ -191,12 +356,11 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		cmd = argv[optind++];
-	if (optind < argc ||
-	    (strcmp(cmd, "serve") && strcmp(cmd, "ports") &&
-		strcmp(cmd, "switches"))) {
-		fprintf(stderr, "schoolnet-collector: unknown command or "
-				"argument '%s'\n",
-		    optind < argc ? argv[optind] : cmd);
+	for (int i = 0; commands[i]; i++)
+		known |= strcmp(cmd, commands[i]) == 0;
+	if (!known || (strcmp(cmd, "serve") == 0 && optind < argc)) {
+		fprintf(stderr, "schoolnet-collector: unknown command '%s'\n",
+		    known ? argv[optind] : cmd);
 		usage(stderr);
 		return 1;
 	}
@@ -206,14 +370,23 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check || print) {
+		if (load_calendar(&c) != 0) {
+			collector_conf_free(&c.conf);
+			return 1;
+		}
+		calendar_free(c.cal);
 		if (print)
 			collector_conf_print(stdout, &c.conf);
 		else
 			printf("configuration OK\n");
+		collector_conf_free(&c.conf);
 		return 0;
 	}
-	if (strcmp(cmd, "serve") != 0)
-		return cmd_query(&c, cmd, school, json);
+	if (strcmp(cmd, "serve") != 0) {
+		rc = run_command(&c, cmd, argc - optind, argv + optind, &o);
+		collector_conf_free(&c.conf);
+		return rc;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&c.loop);
 	rc = cmd_serve(&c);
@@ -221,5 +394,6 @@ main(int argc, char **argv)
 		log_warnx("event loop closed with handles still open");
 		rc = 1;
 	}
+	collector_conf_free(&c.conf);
 	return rc;
 }

@@ -58,6 +58,33 @@ print_json(const char *key, json_t *rows)
 	return 0;
 }
 
+/* Prepare a listing's statement; says why on failure. */
+static int
+prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK)
+		return 0;
+	fprintf(stderr, "schoolnet-collector: %s\n", sqlite3_errmsg(db));
+	return -1;
+}
+
+/* End a listing: report a failed step, else print rows as {key: rows}. */
+static int
+finish(sqlite3 *db, sqlite3_stmt *st, int rc, const char *key, json_t *rows,
+    bool json)
+{
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		fprintf(stderr, "schoolnet-collector: %s\n", sqlite3_errmsg(db));
+		json_decref(rows);
+		return 1;
+	}
+	if (json)
+		return print_json(key, rows);
+	json_decref(rows);
+	return 0;
+}
+
 static const char *
 poll_status_name(int status)
 {
@@ -70,17 +97,56 @@ poll_status_name(int status)
 	return "error";
 }
 
+/* Policy inputs from a row whose columns start at `col`: admin, oper,
+ * speed, duplex, last_seen, in_errors, out_errors, poll_interval. */
+static void
+obs_from_row(sqlite3_stmt *st, int col, uint64_t now, struct port_obs *o)
+{
+	uint64_t last = (uint64_t)sqlite3_column_int64(st, col + 4);
+	double interval = sqlite3_column_double(st, col + 7);
+
+	memset(o, 0, sizeof(*o));
+	o->fresh = sqlite3_column_type(st, col + 4) != SQLITE_NULL &&
+	    now - last <= (uint64_t)(interval * 1000 * FRESH_INTERVALS) + 1000;
+	o->admin = sqlite3_column_int(st, col);
+	o->oper = sqlite3_column_int(st, col + 1);
+	o->speed_mbps = (uint32_t)sqlite3_column_int64(st, col + 2);
+	o->duplex = sqlite3_column_int(st, col + 3);
+	if (sqlite3_column_type(st, col + 5) != SQLITE_NULL && interval > 0) {
+		o->have_errors = true;
+		o->errors_per_min = (double)(sqlite3_column_int64(st, col + 5) +
+					 sqlite3_column_int64(st, col + 6)) *
+		    60.0 / interval;
+	}
+}
+
+static json_t *
+reasons_json(unsigned reasons, enum port_role role)
+{
+	json_t *a = json_array();
+
+	for (unsigned r = REASON_DOWN; r <= REASON_ERRORS; r <<= 1)
+		if (reasons & r)
+			json_array_append_new(a,
+			    json_string(policy_cause(role, r)));
+	return a;
+}
+
 int
-query_ports(sqlite3 *db, const char *school, bool json)
+query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,
+    bool json)
 {
 	static const char sql[] =
 	    "SELECT a.school, a.name, s.name, p.if_index, p.if_name,"
-	    " p.if_descr, p.if_alias, p.if_type, p.admin, p.oper,"
-	    " p.speed_mbps, p.duplex, p.since, p.last_seen, p.in_bps,"
-	    " p.out_bps, p.in_errors, p.out_errors, p.in_discards,"
-	    " p.out_discards, s.poll_interval"
+	    " p.if_descr, p.if_alias, p.if_type,"
+	    " p.admin, p.oper, p.speed_mbps, p.duplex, p.last_seen,"
+	    " p.in_errors, p.out_errors, s.poll_interval,"
+	    " p.since, p.in_bps, p.out_bps, p.in_discards, p.out_discards,"
+	    " m.role, m.room, sc.name, sc.town"
 	    " FROM ports p JOIN switches s ON s.id = p.switch_id"
 	    " JOIN agents a ON a.id = s.agent_id"
+	    " LEFT JOIN port_map m ON m.port_id = p.id"
+	    " LEFT JOIN schools sc ON sc.code = m.school_code"
 	    " WHERE ?1 IS NULL OR a.school = ?1"
 	    " ORDER BY a.school, a.name, s.name, p.if_index";
 	uint64_t now = time_now_ms();
@@ -88,70 +154,76 @@ query_ports(sqlite3 *db, const char *school, bool json)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		fprintf(stderr, "schoolnet-collector: %s\n", sqlite3_errmsg(db));
+	if (prepare(db, sql, &st) != 0) {
 		json_decref(rows);
 		return 1;
 	}
 	if (school)
 		sqlite3_bind_text(st, 1, school, -1, SQLITE_STATIC);
 	if (!json)
-		printf("%-8s %-10s %-24s %6s %-5s %-5s %7s %-7s %12s %12s  %s\n",
-		    "school", "switch", "port", "index", "admin", "oper",
-		    "Mbps", "duplex", "in bit/s", "out bit/s", "last seen");
+		printf("%-8s %-10s %-24s %-5s %7s %-6s %-10s %-10s %s\n",
+		    "school", "switch", "port", "oper", "Mbps", "duplex",
+		    "role", "state", "room / why");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t last = (uint64_t)sqlite3_column_int64(st, 13);
-		double interval = sqlite3_column_double(st, 20);
-		bool fresh = now - last <= (uint64_t)(interval * 1000 *
-		    FRESH_INTERVALS) + 1000;
-		char seen[32];
+		enum port_role role =
+		    policy_role((const char *)sqlite3_column_text(st, 21));
+		bool mapped = sqlite3_column_type(st, 21) != SQLITE_NULL;
+		struct port_verdict v;
+		struct port_obs o;
+		char why[160];
 
+		obs_from_row(st, 8, now, &o);
+		policy_eval_port(pc, role, &o, &v);
+		policy_reasons_text(&v, &o, why, sizeof(why));
 		if (!json) {
-			time_iso8601(last, seen, sizeof(seen));
-			printf("%-8s %-10s %-24s %6lld %-5s %-5s %7lld %-7s "
-			       "%12.0f %12.0f  %s%s\n",
+			printf("%-8s %-10s %-24s %-5s %7lld %-6s %-10s %-10s "
+			       "%s%s%s\n",
 			    text(st, 0), text(st, 2),
 			    *text(st, 4) ? text(st, 4) : text(st, 5),
-			    sqlite3_column_int64(st, 3),
-			    wire_oper_name(sqlite3_column_int(st, 8)),
-			    wire_oper_name(sqlite3_column_int(st, 9)),
-			    sqlite3_column_int64(st, 10),
-			    wire_duplex_name(sqlite3_column_int(st, 11)),
-			    sqlite3_column_double(st, 14),
-			    sqlite3_column_double(st, 15), seen,
-			    fresh ? "" : " (stale)");
+			    wire_oper_name(o.oper), (long long)o.speed_mbps,
+			    wire_duplex_name(o.duplex),
+			    mapped ? policy_role_name(role) : "-",
+			    mapped ? verdict_name(v.verdict)
+				   : (o.fresh ? "" : "stale"),
+			    mapped ? text(st, 22) : "",
+			    mapped && v.verdict != VERDICT_OK ? ": " : "",
+			    mapped && v.verdict != VERDICT_OK ? why : "");
 			continue;
 		}
 		json_array_append_new(rows,
 		    json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:i,"
 			      " s:s, s:s, s:I, s:s, s:o, s:o, s:b, s:o, s:o,"
-			      " s:o, s:o, s:o, s:o}",
+			      " s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o,"
+			      " s:o, s:o, s:o}",
 			"school", text(st, 0), "agent", text(st, 1), "switch",
 			text(st, 2), "if_index",
 			(json_int_t)sqlite3_column_int64(st, 3), "if_name",
 			text(st, 4), "if_descr", text(st, 5), "if_alias",
 			text(st, 6), "if_type", sqlite3_column_int(st, 7),
-			"admin", wire_oper_name(sqlite3_column_int(st, 8)),
-			"oper", wire_oper_name(sqlite3_column_int(st, 9)),
-			"speed_mbps", (json_int_t)sqlite3_column_int64(st, 10),
-			"duplex", wire_duplex_name(sqlite3_column_int(st, 11)),
-			"since", iso_or_null(st, 12), "last_seen",
-			iso_or_null(st, 13), "fresh", fresh, "in_bps",
-			real_or_null(st, 14), "out_bps", real_or_null(st, 15),
-			"in_errors", int_or_null(st, 16), "out_errors",
-			int_or_null(st, 17), "in_discards", int_or_null(st, 18),
-			"out_discards", int_or_null(st, 19)));
+			"admin", wire_oper_name(o.admin), "oper",
+			wire_oper_name(o.oper), "speed_mbps",
+			(json_int_t)o.speed_mbps, "duplex",
+			wire_duplex_name(o.duplex), "since",
+			iso_or_null(st, 16), "last_seen", iso_or_null(st, 12),
+			"fresh", o.fresh, "in_bps", real_or_null(st, 17),
+			"out_bps", real_or_null(st, 18), "in_errors",
+			int_or_null(st, 13), "out_errors", int_or_null(st, 14),
+			"in_discards", int_or_null(st, 19), "out_discards",
+			int_or_null(st, 20), "mapped", mapped, "role",
+			mapped ? json_string(policy_role_name(role)) : json_null(),
+			"room", mapped ? json_string(text(st, 22)) : json_null(),
+			"school_name",
+			mapped ? json_string(text(st, 23)) : json_null(),
+			"town", mapped ? json_string(text(st, 24)) : json_null(),
+			"state",
+			mapped ? json_string(verdict_name(v.verdict))
+			       : json_null(),
+			"reasons",
+			mapped ? reasons_json(v.reasons, role) : json_null(),
+			"target_mbps",
+			mapped ? json_integer(v.target_mbps) : json_null()));
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		fprintf(stderr, "schoolnet-collector: %s\n", sqlite3_errmsg(db));
-		json_decref(rows);
-		return 1;
-	}
-	if (json)
-		return print_json("ports", rows);
-	json_decref(rows);
-	return 0;
+	return finish(db, st, rc, "ports", rows, json);
 }
 
 int
@@ -168,8 +240,7 @@ query_switches(sqlite3 *db, const char *school, bool json)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		fprintf(stderr, "schoolnet-collector: %s\n", sqlite3_errmsg(db));
+	if (prepare(db, sql, &st) != 0) {
 		json_decref(rows);
 		return 1;
 	}
@@ -204,14 +275,255 @@ query_switches(sqlite3 *db, const char *school, bool json)
 			int_or_null(st, 10), "ports",
 			(json_int_t)sqlite3_column_int64(st, 11)));
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		fprintf(stderr, "schoolnet-collector: %s\n", sqlite3_errmsg(db));
+	return finish(db, st, rc, "switches", rows, json);
+}
+
+struct tally {
+	int total, ok, below, unknown;
+};
+
+static void
+tally_add(struct tally *t, enum verdict v)
+{
+	t->total++;
+	if (v == VERDICT_OK)
+		t->ok++;
+	else if (v == VERDICT_BELOW)
+		t->below++;
+	else
+		t->unknown++;
+}
+
+static json_t *
+tally_json(const struct tally *t)
+{
+	return json_pack("{s:i, s:i, s:i, s:i}", "total", t->total, "ok",
+	    t->ok, "below", t->below, "unknown", t->unknown);
+}
+
+/* Meets a target: true, false, or null when the data cannot tell. */
+static json_t *
+meets_json(const struct tally *t)
+{
+	if (t->total == 0)
+		return json_null();
+	if (t->below > 0)
+		return json_false();
+	return t->unknown > 0 ? json_null() : json_true();
+}
+
+struct school_acc {
+	char code[64];
+	json_t *obj, *rooms;
+	struct tally uplink, classrooms, recording;
+	bool town_seat;
+	int open_alerts;
+};
+
+static void
+school_finish(struct school_acc *a, json_t *out, bool json)
+{
+	const char *state;
+	bool gap = a->town_seat && a->recording.total == 0;
+
+	if (a->obj == NULL)
+		return;
+	if (a->uplink.below + a->classrooms.below + a->recording.below > 0)
+		state = "below";
+	else if (a->uplink.unknown + a->classrooms.unknown +
+		a->recording.unknown > 0 ||
+	    a->uplink.total == 0)
+		state = "unknown";
+	else
+		state = "ok";
+	if (json) {
+		json_object_set_new(a->obj, "state", json_string(state));
+		json_object_set_new(a->obj, "meets_gigabit_uplink",
+		    meets_json(&a->uplink));
+		json_object_set_new(a->obj, "meets_100m_classrooms",
+		    meets_json(&a->classrooms));
+		json_object_set_new(a->obj, "uplinks", tally_json(&a->uplink));
+		json_object_set_new(a->obj, "classrooms",
+		    tally_json(&a->classrooms));
+		json_object_set_new(a->obj, "recording_rooms",
+		    tally_json(&a->recording));
+		json_object_set_new(a->obj, "recording_gap", json_boolean(gap));
+		json_object_set_new(a->obj, "open_alerts",
+		    json_integer(a->open_alerts));
+		json_object_set_new(a->obj, "rooms", a->rooms);
+		json_array_append_new(out, a->obj);
+	} else {
+		printf("%-8s %-7s %-8s uplink %-7s  classrooms %3d/%-3d ok  "
+		       "recording %d/%d ok%s  alerts %d  %s\n",
+		    a->code, state,
+		    json_string_value(json_object_get(a->obj, "town")),
+		    a->uplink.total == 0 ? "none"
+		    : a->uplink.ok == a->uplink.total ? "ok"
+		    : a->uplink.below		      ? "below"
+						      : "unknown",
+		    a->classrooms.ok, a->classrooms.total, a->recording.ok,
+		    a->recording.total, gap ? " (录播室 missing)" : "",
+		    a->open_alerts,
+		    json_string_value(json_object_get(a->obj, "name")));
+		json_decref(a->obj);
+		json_decref(a->rooms);
+	}
+	a->obj = a->rooms = NULL;
+}
+
+int
+query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
+    bool json)
+{
+	static const char sql[] =
+	    "SELECT sc.code, sc.name, sc.town, sc.type, sc.town_seat,"
+	    " i.role, i.room, i.switch, i.port,"
+	    " p.admin, p.oper, p.speed_mbps, p.duplex, p.last_seen,"
+	    " p.in_errors, p.out_errors, s.poll_interval,"
+	    " (SELECT count(*) FROM alerts al WHERE al.school_code = sc.code"
+	    "  AND al.cleared_at IS NULL)"
+	    " FROM schools sc"
+	    " LEFT JOIN inventory i ON i.school_code = sc.code"
+	    "  AND i.valid_to IS NULL"
+	    " LEFT JOIN port_map m ON m.inventory_id = i.id"
+	    " LEFT JOIN ports p ON p.id = m.port_id"
+	    " LEFT JOIN switches s ON s.id = p.switch_id"
+	    " WHERE sc.removed_at IS NULL AND (?1 IS NULL OR sc.code = ?1)"
+	    " ORDER BY sc.town, sc.code, CASE i.role WHEN 'uplink' THEN 0"
+	    "  WHEN 'recording' THEN 1 ELSE 2 END, i.room";
+	uint64_t now = time_now_ms();
+	json_t *out = json_array();
+	struct school_acc acc;
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(&acc, 0, sizeof(acc));
+	if (prepare(db, sql, &st) != 0) {
+		json_decref(out);
+		return 1;
+	}
+	if (school)
+		sqlite3_bind_text(st, 1, school, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		enum port_role role;
+		struct port_verdict v;
+		struct port_obs o;
+
+		if (acc.obj == NULL || strcmp(acc.code, text(st, 0)) != 0) {
+			school_finish(&acc, out, json);
+			memset(&acc, 0, sizeof(acc));
+			snprintf(acc.code, sizeof(acc.code), "%s", text(st, 0));
+			acc.town_seat = sqlite3_column_int(st, 4) != 0;
+			acc.open_alerts = sqlite3_column_int(st, 17);
+			acc.obj = json_pack("{s:s, s:s, s:s, s:s, s:b}", "code",
+			    text(st, 0), "name", text(st, 1), "town",
+			    text(st, 2), "type", text(st, 3), "town_seat",
+			    acc.town_seat);
+			acc.rooms = json_array();
+		}
+		if (sqlite3_column_type(st, 5) == SQLITE_NULL)
+			continue; /* a school with no inventory rows */
+		role = policy_role(text(st, 5));
+		obs_from_row(st, 9, now, &o);
+		policy_eval_port(pc, role, &o, &v);
+		tally_add(role == ROLE_UPLINK	   ? &acc.uplink
+			  : role == ROLE_RECORDING ? &acc.recording
+						   : &acc.classrooms,
+		    v.verdict);
+		json_array_append_new(acc.rooms,
+		    json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:o, s:o, s:o,"
+			      " s:I}",
+			"role", policy_role_name(role), "room", text(st, 6),
+			"switch", text(st, 7), "port", text(st, 8), "seen",
+			sqlite3_column_type(st, 13) != SQLITE_NULL, "state",
+			verdict_name(v.verdict), "reasons",
+			reasons_json(v.reasons, role), "speed_mbps",
+			sqlite3_column_type(st, 11) == SQLITE_NULL
+			    ? json_null()
+			    : json_integer(o.speed_mbps),
+			"duplex",
+			sqlite3_column_type(st, 12) == SQLITE_NULL
+			    ? json_null()
+			    : json_string(wire_duplex_name(o.duplex)),
+			"target_mbps", (json_int_t)v.target_mbps));
+	}
+	school_finish(&acc, out, json);
+	return finish(db, st, rc, "schools", out, json);
+}
+
+int
+query_alerts(sqlite3 *db, const char *school, bool open_only, bool json)
+{
+	static const char sql[] =
+	    "SELECT a.id, a.cause, a.role, a.school_code, sc.name, sc.town,"
+	    " a.room, a.agent, a.switch, a.port, a.since, a.opened_at,"
+	    " a.cleared_at, a.speed_mbps, a.target_mbps, a.errors_per_min,"
+	    " a.detail, a.flapping, a.suppressed, a.acked_by, a.acked_at,"
+	    " (SELECT count(*) FROM outbox o WHERE o.alert_id = a.id"
+	    "  AND o.sent_at IS NOT NULL),"
+	    " (SELECT count(*) FROM outbox o WHERE o.alert_id = a.id"
+	    "  AND o.sent_at IS NULL AND o.failed_at IS NULL),"
+	    " (SELECT count(*) FROM outbox o WHERE o.alert_id = a.id"
+	    "  AND o.failed_at IS NOT NULL)"
+	    " FROM alerts a LEFT JOIN schools sc ON sc.code = a.school_code"
+	    " WHERE (?1 = 0 OR a.cleared_at IS NULL)"
+	    " AND (?2 IS NULL OR a.school_code = ?2)"
+	    " ORDER BY a.opened_at DESC, a.id DESC LIMIT 5000";
+	json_t *rows = json_array();
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prepare(db, sql, &st) != 0) {
 		json_decref(rows);
 		return 1;
 	}
-	if (json)
-		return print_json("switches", rows);
-	json_decref(rows);
-	return 0;
+	sqlite3_bind_int(st, 1, open_only);
+	if (school)
+		sqlite3_bind_text(st, 2, school, -1, SQLITE_STATIC);
+	if (!json)
+		printf("%6s %-6s %-18s %-8s %-24s %-20s %s\n", "id", "state",
+		    "cause", "school", "port", "since",
+		    "room (acknowledged by)");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		bool open = sqlite3_column_type(st, 12) == SQLITE_NULL;
+		char since[32];
+
+		if (!json) {
+			time_iso8601((uint64_t)sqlite3_column_int64(st, 10),
+			    since, sizeof(since));
+			/* Free text last: Chinese names break columns. */
+			printf("%6lld %-6s %-18s %-8s %-24s %-20s %s%s%s%s\n",
+			    sqlite3_column_int64(st, 0),
+			    open ? "open" : "closed", text(st, 1), text(st, 3),
+			    *text(st, 9) ? text(st, 9) : text(st, 8), since,
+			    text(st, 6), *text(st, 19) ? " (" : "",
+			    text(st, 19), *text(st, 19) ? ")" : "");
+			continue;
+		}
+		json_array_append_new(rows,
+		    json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+			      " s:s, s:s, s:o, s:o, s:o, s:b, s:o, s:o, s:o,"
+			      " s:s, s:b, s:b, s:o, s:o, s:{s:i, s:i, s:i}}",
+			"id", (json_int_t)sqlite3_column_int64(st, 0), "state",
+			open ? "open" : "closed", "cause", text(st, 1), "role",
+			text(st, 2), "school", text(st, 3), "school_name",
+			text(st, 4), "town", text(st, 5), "room", text(st, 6),
+			"agent", text(st, 7), "switch", text(st, 8), "port",
+			text(st, 9), "since", iso_or_null(st, 10), "opened_at",
+			iso_or_null(st, 11), "cleared_at", iso_or_null(st, 12),
+			"open", open, "speed_mbps", int_or_null(st, 13),
+			"target_mbps", int_or_null(st, 14), "errors_per_min",
+			real_or_null(st, 15), "detail", text(st, 16),
+			"flapping", sqlite3_column_int(st, 17) != 0,
+			"suppressed", sqlite3_column_int(st, 18) != 0,
+			"acknowledged_by",
+			sqlite3_column_type(st, 19) == SQLITE_NULL
+			    ? json_null()
+			    : json_string(text(st, 19)),
+			"acknowledged_at", iso_or_null(st, 20),
+			"notifications", "sent", sqlite3_column_int(st, 21),
+			"pending", sqlite3_column_int(st, 22), "failed",
+			sqlite3_column_int(st, 23)));
+	}
+	return finish(db, st, rc, "alerts", rows, json);
 }

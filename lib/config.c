@@ -298,8 +298,8 @@ cfg_raw_get(const struct cfg_raw_section *sec, const char *key, int *line)
 	return NULL;
 }
 
-static int
-parse_seconds(const char *v, double *out)
+int
+cfg_parse_seconds(const char *v, double *out)
 {
 	char *end;
 	double d;
@@ -409,7 +409,7 @@ parse_value(const struct cfg_key *k, const char *v, void *obj, char *why,
 		*(long *)(void *)dst = l;
 		return 0;
 	case CFG_SECONDS:
-		if (parse_seconds(v, &d) != 0) {
+		if (cfg_parse_seconds(v, &d) != 0) {
 			snprintf(why, whysize,
 			    "not a duration (examples: 30, 1.5, 250ms, 5m, 2h, 1d)");
 			return -1;

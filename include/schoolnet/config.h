@@ -93,6 +93,10 @@ void cfg_defaults(const struct cfg_section_def *def, void *obj);
 const char *cfg_raw_get(const struct cfg_raw_section *sec, const char *key,
     int *line);
 
+/* "30", "1.5", "250ms", "5m", "2h", "1d" as seconds; 0 or -1. */
+int cfg_parse_seconds(const char *v, double *out)
+    __attribute__((warn_unused_result));
+
 /* Print a section back in canonical form with every key (config tests). */
 void cfg_print(FILE *f, const struct cfg_section_def *def, const char *name,
     const void *obj);
