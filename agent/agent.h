@@ -39,6 +39,9 @@ struct agent_conf {
 	long retries;
 	long max_inflight;		/* requests in flight over all switches */
 	long send_window;		/* unacked reports on the wire */
+	long spool_max;			/* MB; the oldest reports go beyond */
+	long replay_rate;		/* reports per second when catching up */
+	double keepalive;		/* seconds of silence before a PING */
 	struct switch_conf *switches;
 	size_t n_switches;
 };
@@ -144,9 +147,15 @@ int spool_open(const char *path, struct spool **sp)
     __attribute__((warn_unused_result));
 void spool_close(struct spool *sp);
 uint64_t spool_epoch(const struct spool *sp);
-/* Give rep the next sequence number and store it. Returns 0 or -1. */
-int spool_append(struct spool *sp, struct wire_report *rep)
+/*
+ * Give rep the next sequence number and store it. When the spool would
+ * pass max_bytes, the oldest reports are deleted to make room and counted
+ * in the persistent dropped total. Returns how many were dropped (>= 0),
+ * or -1 when the report could not be stored.
+ */
+int spool_append(struct spool *sp, struct wire_report *rep, uint64_t max_bytes)
     __attribute__((warn_unused_result));
+uint64_t spool_dropped(const struct spool *sp);
 /* The first stored frame with seq > after: 1 found (frame in out), 0 none,
  * -1 error. */
 int spool_next(struct spool *sp, uint64_t after, uint64_t *seq,
@@ -162,6 +171,8 @@ struct uplink *uplink_new(uv_loop_t *loop, const struct agent_conf *conf,
 void uplink_start(struct uplink *u);
 /* New reports are in the spool: send what the window allows. */
 void uplink_kick(struct uplink *u);
+/* The spool's dropped total changed: tell the collector. */
+void uplink_status_changed(struct uplink *u);
 void uplink_close(struct uplink *u);
 
 #endif

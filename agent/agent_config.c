@@ -33,6 +33,15 @@ static const struct cfg_key agent_keys[] = {
     {.name = "send_window", .type = CFG_INT, A(send_window), .min = 1,
 	.max = 4096, .def = "64",
 	.help = "reports sent to the collector before waiting for its ACK"},
+    {.name = "spool_max", .type = CFG_INT, A(spool_max), .min = 1,
+	.max = 100000, .def = "512",
+	.help = "spool size in MB; when full the oldest reports are dropped and counted"},
+    {.name = "replay_rate", .type = CFG_INT, A(replay_rate), .min = 1,
+	.max = 100000, .def = "200",
+	.help = "reports per second sent when catching up after an outage"},
+    {.name = "keepalive", .type = CFG_SECONDS, A(keepalive), .min = 1,
+	.max = 3600, .def = "30",
+	.help = "seconds of silence after which the agent checks the link with a PING"},
     {.name = NULL},
 };
 

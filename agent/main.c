@@ -81,6 +81,7 @@ on_poll_done(struct poller *p, const struct poll_result *r, void *arg)
 	struct agent *a = arg;
 	size_t idx = (size_t)(r->sw - a->conf.switches);
 	struct wire_report rep;
+	int rc;
 
 	(void)p;
 	if (r->status != a->last_status[idx]) {
@@ -96,7 +97,10 @@ on_poll_done(struct poller *p, const struct poll_result *r, void *arg)
 	    r->sw->name, r->status == WIRE_POLL_OK ? "ok" : "failed",
 	    r->duration_ms, r->pdus, r->n_rows);
 	sampler_build(a->sampler, r, (uint32_t)a->conf.poll_interval, &rep);
-	if (spool_append(a->spool, &rep) == 0)
+	rc = spool_append(a->spool, &rep, (uint64_t)a->conf.spool_max << 20);
+	if (rc > 0)
+		uplink_status_changed(a->uplink);
+	if (rc >= 0)
 		uplink_kick(a->uplink);
 	wire_report_free(&rep);
 }

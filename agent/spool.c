@@ -14,7 +14,10 @@ struct spool {
 	char *path;
 	uint64_t epoch;
 	uint64_t last_seq;
-	sqlite3_stmt *st_insert, *st_next, *st_ack, *st_meta_set, *st_count;
+	uint64_t dropped;	/* reports dropped for room, ever */
+	uint64_t bytes;		/* frame bytes held */
+	sqlite3_stmt *st_insert, *st_next, *st_ack, *st_meta_set, *st_count,
+	    *st_oldest, *st_drop, *st_range_bytes;
 	struct buf frame;
 };
 
@@ -22,6 +25,8 @@ static const char spool_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER);"
     "CREATE TABLE IF NOT EXISTS spool(seq INTEGER PRIMARY KEY,"
     " t_ms INTEGER NOT NULL, frame BLOB NOT NULL);";
+
+static void spool_recount(struct spool *sp);
 
 static int
 meta_get(struct spool *sp, const char *key, uint64_t *v)
@@ -85,7 +90,16 @@ spool_open(const char *path, struct spool **out)
 	    sqlite3_prepare_v2(sp->db, "DELETE FROM spool WHERE seq <= ?", -1,
 		&sp->st_ack, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(sp->db, "SELECT count(*) FROM spool", -1,
-		&sp->st_count, NULL) != SQLITE_OK)
+		&sp->st_count, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(sp->db,
+		"SELECT seq, length(frame) FROM spool ORDER BY seq LIMIT 64",
+		-1, &sp->st_oldest, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(sp->db, "DELETE FROM spool WHERE seq <= ?", -1,
+		&sp->st_drop, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(sp->db,
+		"SELECT coalesce(sum(length(frame)), 0) FROM spool"
+		" WHERE seq <= ?",
+		-1, &sp->st_range_bytes, NULL) != SQLITE_OK)
 		goto sqlfail;
 	if ((rc = meta_get(sp, "epoch", &v)) < 0)
 		goto sqlfail;
@@ -103,8 +117,10 @@ spool_open(const char *path, struct spool **out)
 			goto sqlfail;
 	}
 	sp->epoch = v;
-	if (meta_get(sp, "last_seq", &sp->last_seq) < 0)
+	if (meta_get(sp, "last_seq", &sp->last_seq) < 0 ||
+	    meta_get(sp, "dropped", &sp->dropped) < 0)
 		goto sqlfail;
+	spool_recount(sp);
 	*out = sp;
 	return 0;
 sqlfail:
@@ -124,6 +140,9 @@ spool_close(struct spool *sp)
 	sqlite3_finalize(sp->st_ack);
 	sqlite3_finalize(sp->st_meta_set);
 	sqlite3_finalize(sp->st_count);
+	sqlite3_finalize(sp->st_oldest);
+	sqlite3_finalize(sp->st_drop);
+	sqlite3_finalize(sp->st_range_bytes);
 	sqlite3_close(sp->db);
 	buf_free(&sp->frame);
 	free(sp->path);
@@ -136,9 +155,63 @@ spool_epoch(const struct spool *sp)
 	return sp->epoch;
 }
 
-int
-spool_append(struct spool *sp, struct wire_report *rep)
+/* Frame bytes held, from the table (after deletes we did not count). */
+static void
+spool_recount(struct spool *sp)
 {
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(sp->db,
+		"SELECT coalesce(sum(length(frame)), 0) FROM spool", -1, &st,
+		NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		sp->bytes = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+}
+
+/*
+ * Make room for `need` more bytes under max_bytes by deleting the oldest
+ * reports (inside the caller's transaction). Returns how many went.
+ */
+static int64_t
+spool_make_room(struct spool *sp, uint64_t need, uint64_t max_bytes)
+{
+	int64_t dropped = 0;
+
+	while (sp->bytes + need > max_bytes) {
+		uint64_t upto = 0, freed = 0;
+		int64_t n = 0;
+		int rc;
+
+		/* Batches of up to 64 of the oldest until the report fits. */
+		while ((rc = sqlite3_step(sp->st_oldest)) == SQLITE_ROW) {
+			upto = (uint64_t)sqlite3_column_int64(sp->st_oldest, 0);
+			freed += (uint64_t)sqlite3_column_int64(sp->st_oldest, 1);
+			n++;
+			if (sp->bytes - freed + need <= max_bytes)
+				break;
+		}
+		sqlite3_reset(sp->st_oldest);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return -1;
+		if (n == 0)
+			break; /* empty: a single report larger than the cap */
+		sqlite3_bind_int64(sp->st_drop, 1, (sqlite3_int64)upto);
+		rc = sqlite3_step(sp->st_drop);
+		sqlite3_reset(sp->st_drop);
+		if (rc != SQLITE_DONE)
+			return -1;
+		sp->bytes -= freed;
+		dropped += n;
+	}
+	return dropped;
+}
+
+int
+spool_append(struct spool *sp, struct wire_report *rep, uint64_t max_bytes)
+{
+	int64_t dropped = 0;
 	int rc = -1;
 
 	rep->seq = sp->last_seq + 1;
@@ -151,6 +224,8 @@ spool_append(struct spool *sp, struct wire_report *rep)
 	}
 	if (sqlite3_exec(sp->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		goto out;
+	if ((dropped = spool_make_room(sp, sp->frame.len, max_bytes)) < 0)
+		goto out;
 	sqlite3_bind_int64(sp->st_insert, 1, (sqlite3_int64)rep->seq);
 	sqlite3_bind_int64(sp->st_insert, 2, (sqlite3_int64)rep->t_ms);
 	sqlite3_bind_blob(sp->st_insert, 3, sp->frame.data,
@@ -159,16 +234,35 @@ spool_append(struct spool *sp, struct wire_report *rep)
 	sqlite3_reset(sp->st_insert);
 	if (rc == 0)
 		rc = meta_set(sp, "last_seq", rep->seq);
+	if (rc == 0 && dropped > 0)
+		rc = meta_set(sp, "dropped", sp->dropped + (uint64_t)dropped);
 	if (rc == 0 &&
 	    sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
 		sp->last_seq = rep->seq;
-		return 0;
+		sp->bytes += sp->frame.len;
+		if (dropped > 0) {
+			sp->dropped += (uint64_t)dropped;
+			log_warnx("spool %s full (%llu MB): dropped the %lld "
+				  "oldest reports, %llu in all",
+			    sp->path,
+			    (unsigned long long)(max_bytes >> 20),
+			    (long long)dropped,
+			    (unsigned long long)sp->dropped);
+		}
+		return (int)dropped;
 	}
 out:
 	log_warnx("spool %s: cannot store report: %s", sp->path,
 	    sqlite3_errmsg(sp->db));
 	sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL);
+	spool_recount(sp); /* the rolled-back deletes are back */
 	return -1;
+}
+
+uint64_t
+spool_dropped(const struct spool *sp)
+{
+	return sp->dropped;
 }
 
 int
@@ -197,15 +291,24 @@ spool_next(struct spool *sp, uint64_t after, uint64_t *seq, struct buf *out)
 int
 spool_ack(struct spool *sp, uint64_t seq)
 {
+	uint64_t freed = 0;
 	int rc;
 
+	/* What leaves, by primary key range: no scan of the whole spool. */
+	sqlite3_bind_int64(sp->st_range_bytes, 1, (sqlite3_int64)seq);
+	if (sqlite3_step(sp->st_range_bytes) == SQLITE_ROW)
+		freed = (uint64_t)sqlite3_column_int64(sp->st_range_bytes, 0);
+	sqlite3_reset(sp->st_range_bytes);
 	sqlite3_bind_int64(sp->st_ack, 1, (sqlite3_int64)seq);
 	rc = sqlite3_step(sp->st_ack) == SQLITE_DONE ? 0 : -1;
 	sqlite3_reset(sp->st_ack);
-	if (rc)
+	if (rc) {
 		log_warnx("spool %s: cannot forget acknowledged reports: %s",
 		    sp->path, sqlite3_errmsg(sp->db));
-	return rc;
+		return rc;
+	}
+	sp->bytes = freed <= sp->bytes ? sp->bytes - freed : 0;
+	return 0;
 }
 
 uint64_t

@@ -24,9 +24,15 @@ struct uplink {
 	uv_getaddrinfo_t gai;
 	bool gai_pending;
 	uv_timer_t retry;
+	uv_timer_t pace;	/* replay rate and keepalive */
 	struct buf in;
 	struct buf frame;	/* scratch for spool reads */
 	uint64_t sent_seq, acked_seq;
+	double tokens;		/* reports we may send now (replay_rate) */
+	uint64_t tokens_at;	/* when tokens were last topped up */
+	uint64_t last_rx, last_tx; /* monotonic ms */
+	bool ping_sent;
+	bool status_dirty;
 	unsigned attempt;
 	bool closing;
 	char peer[300];
@@ -45,7 +51,7 @@ static void
 maybe_free(struct uplink *u)
 {
 	if (u->closing && !u->tcp_open && !u->gai_pending &&
-	    u->retry.data == NULL) {
+	    u->retry.data == NULL && u->pace.data == NULL) {
 		buf_free(&u->in);
 		buf_free(&u->frame);
 		free(u);
@@ -53,11 +59,11 @@ maybe_free(struct uplink *u)
 }
 
 static void
-on_retry_closed(uv_handle_t *h)
+on_timer_closed(uv_handle_t *h)
 {
-	struct uplink *u = container_of((uv_timer_t *)h, struct uplink, retry);
+	struct uplink *u = h->data;
 
-	u->retry.data = NULL;
+	h->data = NULL;
 	maybe_free(u);
 }
 
@@ -140,24 +146,58 @@ up_write(struct uplink *u, const uint8_t *p, size_t len)
 		up_drop(u, uv_strerror(rc));
 		return -1;
 	}
+	u->last_tx = uv_now(u->loop);
 	return 0;
 }
 
-/* Send spooled reports while the window allows. */
+static void
+up_send_status(struct uplink *u)
+{
+	struct wire_status st = {spool_dropped(u->sp), spool_pending(u->sp)};
+
+	u->status_dirty = false;
+	buf_reset(&u->frame);
+	if (wire_encode_status(&u->frame, &st) == 0)
+		(void)up_write(u, u->frame.data, u->frame.len);
+}
+
+/* Top up the replay tokens: replay_rate a second, up to one second's worth
+ * (and at least the window, so a normal poll never waits). */
+static void
+refill(struct uplink *u)
+{
+	uint64_t now = uv_now(u->loop);
+	double cap = (double)u->conf->replay_rate;
+
+	if (cap < (double)u->conf->send_window)
+		cap = (double)u->conf->send_window;
+	u->tokens += (double)(now - u->tokens_at) * u->conf->replay_rate / 1000.0;
+	if (u->tokens > cap)
+		u->tokens = cap;
+	u->tokens_at = now;
+}
+
+/* Send spooled reports while the window and the replay rate allow. */
 static void
 up_pump(struct uplink *u)
 {
 	uint64_t seq;
 	int rc;
 
-	while (u->state == UP_READY &&
-	    u->sent_seq - u->acked_seq < (uint64_t)u->conf->send_window) {
+	if (u->state != UP_READY)
+		return;
+	if (u->status_dirty)
+		up_send_status(u);
+	refill(u);
+	while (u->sent_seq - u->acked_seq < (uint64_t)u->conf->send_window &&
+	    u->tokens >= 1) {
 		buf_reset(&u->frame);
 		if ((rc = spool_next(u->sp, u->sent_seq, &seq, &u->frame)) <= 0)
 			return;
 		if (up_write(u, u->frame.data, u->frame.len) != 0)
 			return;
 		u->sent_seq = seq;
+		u->tokens -= 1;
 	}
 }
 
@@ -165,6 +205,42 @@ void
 uplink_kick(struct uplink *u)
 {
 	up_pump(u);
+}
+
+void
+uplink_status_changed(struct uplink *u)
+{
+	u->status_dirty = true;
+	up_pump(u);
+}
+
+/*
+ * Every 100 ms while connected: pump what the replay rate now allows;
+ * after `keepalive` of silence send a PING, and give up on a collector
+ * that has not said anything for three keepalives (a dead link that TCP
+ * would take many minutes to notice).
+ */
+static void
+on_pace(uv_timer_t *t)
+{
+	struct uplink *u = container_of(t, struct uplink, pace);
+	uint64_t now = uv_now(u->loop);
+	uint64_t keep = (uint64_t)(u->conf->keepalive * 1000);
+
+	if (u->state != UP_READY)
+		return;
+	up_pump(u);
+	if (now - u->last_rx > 3 * keep) {
+		up_drop(u, "collector silent for three keepalives");
+		return;
+	}
+	if (now - u->last_rx > keep && now - u->last_tx > keep / 2 &&
+	    !u->ping_sent) {
+		buf_reset(&u->frame);
+		if (wire_encode_empty(&u->frame, WIRE_PING) == 0 &&
+		    up_write(u, u->frame.data, u->frame.len) == 0)
+			u->ping_sent = true;
+	}
 }
 
 static void
@@ -192,6 +268,9 @@ handle_frame(struct uplink *u, const struct wire_header *h,
 		u->acked_seq = u->sent_seq = wel.acked_seq;
 		if (wel.acked_seq)
 			(void)spool_ack(u->sp, wel.acked_seq);
+		u->status_dirty = true;
+		u->tokens = (double)u->conf->send_window;
+		u->tokens_at = uv_now(u->loop);
 		log_info("collector %s: connected; %llu reports waiting in "
 			 "the spool",
 		    u->peer, (unsigned long long)spool_pending(u->sp));
@@ -262,6 +341,8 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		return;
 	}
 	buf_commit(&u->in, (size_t)n);
+	u->last_rx = uv_now(u->loop);
+	u->ping_sent = false;
 	while (u->tcp_open && !uv_is_closing((uv_handle_t *)&u->tcp) &&
 	    (rc = wire_frame_next(&u->in, &h, &payload)) != 0) {
 		if (rc < 0) {
@@ -288,6 +369,7 @@ on_connected(uv_connect_t *req, int status)
 	if (u->closing)
 		return;
 	u->state = UP_HELLO;
+	u->last_rx = uv_now(u->loop);
 	uv_tcp_nodelay(&u->tcp, 1);
 	uv_tcp_keepalive(&u->tcp, 1, 60);
 	memset(&hello, 0, sizeof(hello));
@@ -378,7 +460,9 @@ uplink_new(uv_loop_t *loop, const struct agent_conf *conf, struct spool *sp)
 	buf_init(&u->in, WIRE_MAX_FRAME + READ_CHUNK);
 	buf_init(&u->frame, WIRE_MAX_FRAME);
 	uv_timer_init(loop, &u->retry);
-	u->retry.data = u;
+	uv_timer_init(loop, &u->pace);
+	u->retry.data = u->pace.data = u;
+	uv_timer_start(&u->pace, on_pace, 100, 100);
 	return u;
 }
 
@@ -394,7 +478,8 @@ uplink_close(struct uplink *u)
 	u->closing = true;
 	if (u->gai_pending)
 		uv_cancel((uv_req_t *)&u->gai);
-	uv_close((uv_handle_t *)&u->retry, on_retry_closed);
+	uv_close((uv_handle_t *)&u->retry, on_timer_closed);
+	uv_close((uv_handle_t *)&u->pace, on_timer_closed);
 	if (u->tcp_open && !uv_is_closing((uv_handle_t *)&u->tcp))
 		uv_close((uv_handle_t *)&u->tcp, on_tcp_closed);
 }

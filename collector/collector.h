@@ -69,6 +69,10 @@ struct collector_conf {
 	long batch_max;		/* reports per transaction */
 	long queue_max;		/* reports waiting for the writer */
 	double hello_timeout;	/* seconds a new connection has for HELLO */
+	double read_timeout;	/* seconds to finish a frame once begun */
+	double idle_timeout;	/* seconds without any frame */
+	long max_handshakes;	/* connections not yet past HELLO */
+	long rate_limit;	/* reports per second per connection */
 	struct policy_conf policy;
 	struct alerts_conf alerts;
 	struct smtp_conf smtp;
@@ -150,11 +154,14 @@ int db_store_report(struct db_writer *w, struct agent_state *ag,
     int64_t *switch_id) __attribute__((warn_unused_result));
 sqlite3 *db_writer_db(struct db_writer *w);
 const char *db_errmsg(struct db_writer *w);
+int db_store_status(struct db_writer *w, struct agent_state *ag,
+    const struct wire_status *st, uint64_t now)
+    __attribute__((warn_unused_result));
 
 /* ingest.c: the writer; reports are ACKed after their COMMIT */
 struct ingest;
 struct calendar;
-enum ingest_kind { ITEM_REPORT, ITEM_TICK, ITEM_DELIVERY };
+enum ingest_kind { ITEM_REPORT, ITEM_TICK, ITEM_DELIVERY, ITEM_STATUS };
 struct ingest_item {
 	enum ingest_kind kind;
 	/* ITEM_REPORT */
@@ -166,6 +173,8 @@ struct ingest_item {
 	int64_t msg_id;
 	bool ok;
 	char error[256];
+	/* ITEM_STATUS (uses ag) */
+	struct wire_status status;
 };
 struct ingest *ingest_new(uv_loop_t *loop, sqlite3 *db,
     const struct collector_conf *conf, const struct calendar *cal);
@@ -337,6 +346,7 @@ int query_switches(sqlite3 *db, const char *school, bool json);
 int query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
     bool json);
 int query_alerts(sqlite3 *db, const char *school, bool open_only, bool json);
+int query_agents(sqlite3 *db, const char *school, bool json);
 
 /* admin.c: commands that change alerts and maintenance windows */
 int cmd_alerts_ack(sqlite3 *db, long long id, const char *by);

@@ -35,6 +35,18 @@ static const struct cfg_key collector_keys[] = {
     {.name = "hello_timeout", .type = CFG_SECONDS, C(hello_timeout),
 	.min = 0.5, .max = 300, .def = "10",
 	.help = "seconds a new connection has to introduce itself"},
+    {.name = "read_timeout", .type = CFG_SECONDS, C(read_timeout),
+	.min = 0.5, .max = 3600, .def = "30",
+	.help = "seconds to receive the rest of a frame once it has begun (slow peers are dropped)"},
+    {.name = "idle_timeout", .type = CFG_SECONDS, C(idle_timeout),
+	.min = 1, .max = 86400, .def = "120",
+	.help = "seconds without any frame before a connection is dropped (agents ping every 30 s)"},
+    {.name = "max_handshakes", .type = CFG_INT, C(max_handshakes), .min = 1,
+	.max = 100000, .def = "256",
+	.help = "connections still introducing themselves at once; more are refused"},
+    {.name = "rate_limit", .type = CFG_INT, C(rate_limit), .min = 1,
+	.max = 1000000, .def = "100",
+	.help = "reports per second per agent (bursts of twice that); faster agents are slowed, not cut"},
     {.name = NULL},
 };
 

@@ -163,6 +163,10 @@ static const char *const migrations[] = {
     "  last_error TEXT);"
     "CREATE INDEX outbox_due ON outbox(next_try)"
     "  WHERE sent_at IS NULL AND failed_at IS NULL;",
+
+    /* 3: what each agent says of its spool (STATUS). */
+    "ALTER TABLE agents ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE agents ADD COLUMN spool_pending INTEGER;",
 };
 
 /* State held longer than this many poll intervals without data is a gap. */
@@ -276,7 +280,7 @@ db_load_agents(sqlite3 *db, struct agent_table *t)
 enum {
 	ST_AGENT_GET, ST_AGENT_ADD, ST_AGENT_SEQ, ST_SWITCH_GET, ST_SWITCH_ADD,
 	ST_SWITCH_SET, ST_PORT_GET, ST_PORT_ADD, ST_PORT_SET, ST_STATE_ADD,
-	ST_STATE_EXTEND, ST_RATE_ADD, ST_AGENT_HEARD, ST_COUNT
+	ST_STATE_EXTEND, ST_RATE_ADD, ST_AGENT_HEARD, ST_AGENT_STATUS, ST_COUNT
 };
 
 static const char *const writer_sql[ST_COUNT] = {
@@ -308,6 +312,8 @@ static const char *const writer_sql[ST_COUNT] = {
 		    " t_end, in_bps, out_bps, in_errors, out_errors,"
 		    " in_discards, out_discards) VALUES(?,?,?,?,?,?,?,?,?)",
     [ST_AGENT_HEARD] = "UPDATE agents SET last_heard = ? WHERE id = ?",
+    [ST_AGENT_STATUS] = "UPDATE agents SET dropped = ?, spool_pending = ?,"
+			" last_heard = ? WHERE id = ?",
 };
 
 struct db_writer {
@@ -545,6 +551,21 @@ store_port(struct db_writer *w, int64_t switch_id, const struct wire_report *rep
 		sqlite3_bind_int64(st, 17, (sqlite3_int64)f->out_discards);
 	}
 	sqlite3_bind_int64(st, 18, port_id);
+	return step_done(st);
+}
+
+int
+db_store_status(struct db_writer *w, struct agent_state *ag,
+    const struct wire_status *status, uint64_t now)
+{
+	sqlite3_stmt *st = w->st[ST_AGENT_STATUS];
+
+	if (agent_row(w, ag, now) != 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)status->dropped);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)status->pending);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 4, ag->w_id);
 	return step_done(st);
 }
 

@@ -45,10 +45,10 @@ static void on_retry(uv_timer_t *t);
 static void
 item_free(struct ingest_item *it)
 {
-	if (it->kind == ITEM_REPORT) {
+	if (it->kind == ITEM_REPORT)
 		wire_report_free(&it->rep);
+	if (it->conn)
 		conn_unref(it->conn);
-	}
 	free(it);
 }
 
@@ -85,6 +85,9 @@ work_cb(uv_work_t *req)
 			rc = alerts_delivery_result(in->ae, it->msg_id, it->ok,
 			    it->error, now);
 			break;
+		case ITEM_STATUS:
+			rc = db_store_status(in->w, it->ag, &it->status, now);
+			break;
 		}
 	}
 	if (rc < 0 || db_commit(in->w) != 0) {
@@ -93,7 +96,7 @@ work_cb(uv_work_t *req)
 		db_rollback(in->w);
 		/* The writer's cached state may be ahead of the database. */
 		for (size_t i = 0; i < in->b_len; i++)
-			if (in->batch[i]->kind == ITEM_REPORT)
+			if (in->batch[i]->ag)
 				in->batch[i]->ag->w_loaded = false;
 		alerts_rollback(in->ae);
 		return;

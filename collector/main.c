@@ -40,6 +40,8 @@ usage(FILE *f)
 	    "  ports [--school CODE]   every port: status, speed, duplex,\n"
 	    "                          traffic, role, state and why\n"
 	    "  switches [--school CODE] every switch: answering or not, and why\n"
+	    "  agents [--school CODE]  every agent: reporting or silent, its\n"
+	    "                          sequence and what its spool dropped\n"
 	    "  alerts [--open] [--school CODE]   alerts, newest first\n"
 	    "  alerts ack ID --by NAME acknowledge an alert\n"
 	    "  maintenance add --school CODE [--switch NAME] [--from TIME]\n"
@@ -223,6 +225,8 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 		rc = query_ports(c->db, &c->conf.policy, o->school, o->json);
 	else if (strcmp(cmd, "switches") == 0)
 		rc = query_switches(c->db, o->school, o->json);
+	else if (strcmp(cmd, "agents") == 0)
+		rc = query_agents(c->db, o->school, o->json);
 	else if (strcmp(cmd, "schools") == 0)
 		rc = query_schools(c->db, &c->conf.policy, o->school, o->json);
 	else if (strcmp(cmd, "alerts") == 0 && argc == 0)
@@ -282,6 +286,7 @@ main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static const char *const commands[] = {"serve", "ports", "switches",
+	    "agents",
 	    "schools", "alerts", "maintenance", "import", "export",
 	    "notify-test", NULL};
 	const char *path = "/etc/schoolnet/collector.conf", *cmd = "serve";

@@ -527,3 +527,60 @@ query_alerts(sqlite3 *db, const char *school, bool open_only, bool json)
 	}
 	return finish(db, st, rc, "alerts", rows, json);
 }
+
+int
+query_agents(sqlite3 *db, const char *school, bool json)
+{
+	static const char sql[] =
+	    "SELECT a.name, a.school, a.peer, a.software, a.epoch, a.last_seq,"
+	    " a.last_heard, a.dropped, a.spool_pending,"
+	    " (SELECT max(poll_interval) FROM switches s WHERE s.agent_id = a.id)"
+	    " FROM agents a WHERE ?1 IS NULL OR a.school = ?1"
+	    " ORDER BY a.school, a.name";
+	uint64_t now = time_now_ms();
+	json_t *rows = json_array();
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prepare(db, sql, &st) != 0) {
+		json_decref(rows);
+		return 1;
+	}
+	if (school)
+		sqlite3_bind_text(st, 1, school, -1, SQLITE_STATIC);
+	if (!json)
+		printf("%-10s %-8s %-8s %10s %8s %8s  %-20s %s\n", "agent",
+		    "school", "state", "last seq", "dropped", "spooled",
+		    "last heard", "from");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		double interval = sqlite3_column_double(st, 9);
+		uint64_t heard = (uint64_t)sqlite3_column_int64(st, 6);
+		/* Heard within 2.5 poll intervals: reporting. */
+		bool live = sqlite3_column_type(st, 6) != SQLITE_NULL &&
+		    now - heard <= (uint64_t)((interval > 0 ? interval : 60) *
+		    1000 * FRESH_INTERVALS) + 1000;
+		char seen[32];
+
+		if (!json) {
+			time_iso8601(heard, seen, sizeof(seen));
+			printf("%-10s %-8s %-8s %10lld %8lld %8lld  %-20s %s\n",
+			    text(st, 0), text(st, 1),
+			    live ? "reporting" : "silent",
+			    sqlite3_column_int64(st, 5),
+			    sqlite3_column_int64(st, 7),
+			    sqlite3_column_int64(st, 8), seen, text(st, 2));
+			continue;
+		}
+		json_array_append_new(rows,
+		    json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:o, s:I,"
+			      " s:o}",
+			"name", text(st, 0), "school", text(st, 1), "reporting",
+			live, "peer", text(st, 2), "software", text(st, 3),
+			"epoch", text(st, 4), "last_seq",
+			(json_int_t)sqlite3_column_int64(st, 5), "last_heard",
+			iso_or_null(st, 6), "dropped",
+			(json_int_t)sqlite3_column_int64(st, 7), "spool_pending",
+			int_or_null(st, 8)));
+	}
+	return finish(db, st, rc, "agents", rows, json);
+}

@@ -13,15 +13,18 @@
 struct conn {
 	struct server *s;
 	uv_tcp_t tcp;
-	uv_timer_t hello_timer;
 	uv_shutdown_t shutdown_req;
 	struct buf in;
 	char peer[64];
 	struct agent_state *ag;	/* set by HELLO */
 	uint64_t epoch;
 	int refs;		/* the open connection + queued reports */
-	int handles;
-	bool closing, failing, reading;
+	bool closing, failing, reading, throttled;
+	uint64_t accepted_at;	/* loop time (ms) */
+	uint64_t last_frame;	/* when the last whole frame arrived */
+	uint64_t partial_since;	/* a frame begun but not finished, or 0 */
+	double tokens;		/* reports it may send now (rate_limit) */
+	uint64_t tokens_at;
 	uint64_t reports;
 	struct conn *prev, *next;
 };
@@ -32,8 +35,11 @@ struct server {
 	struct agent_table *agents;
 	struct ingest *ingest;
 	uv_tcp_t listener;
+	uv_timer_t sweep;	/* once a second: deadlines and throttling */
 	struct conn *conns;
 	size_t n_conns;
+	size_t n_handshaking;	/* connections before their HELLO */
+	int handles;
 	bool paused;
 	uint64_t accepted, refused;
 };
@@ -42,6 +48,8 @@ struct wreq {
 	uv_write_t req;
 	uint8_t data[];
 };
+
+static void conn_spend_token(struct conn *c);
 
 void
 conn_ref(struct conn *c)
@@ -59,12 +67,9 @@ conn_unref(struct conn *c)
 }
 
 static void
-on_conn_handle_closed(uv_handle_t *h)
+on_conn_closed(uv_handle_t *h)
 {
-	struct conn *c = h->data;
-
-	if (--c->handles == 0)
-		conn_unref(c);
+	conn_unref(h->data);
 }
 
 static void
@@ -82,6 +87,8 @@ conn_close(struct conn *c, const char *reason)
 		log_info("peer %s: connection closed: %s", c->peer, reason);
 	if (c->ag && c->ag->conn == c)
 		c->ag->conn = NULL;
+	if (c->ag == NULL)
+		s->n_handshaking--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -89,8 +96,7 @@ conn_close(struct conn *c, const char *reason)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->n_conns--;
-	uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
-	uv_close((uv_handle_t *)&c->hello_timer, on_conn_handle_closed);
+	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
 static void
@@ -239,7 +245,7 @@ handle_hello(struct conn *c, const uint8_t *p, size_t len)
 	ag->conn = c;
 	c->ag = ag;
 	c->epoch = h.epoch;
-	uv_timer_stop(&c->hello_timer);
+	s->n_handshaking--;
 	wel.epoch = h.epoch;
 	wel.acked_seq = ag->acked_seq;
 	wel.server_time_ms = time_now_ms();
@@ -273,7 +279,25 @@ handle_frame(struct conn *c, const struct wire_header *h, const uint8_t *p)
 		}
 		handle_hello(c, p, h->length);
 		return;
+	case WIRE_STATUS:
+		it = xcalloc(1, sizeof(*it));
+		it->kind = ITEM_STATUS;
+		if ((rc = wire_decode_status(p, h->length, &it->status)) != 0) {
+			free(it);
+			conn_fail(c, WIRE_ERR_PROTOCOL, "bad STATUS: %s",
+			    wire_strerror(rc));
+			return;
+		}
+		if (it->status.dropped > 0)
+			log_info("agent %s: its spool has dropped %llu reports "
+				 "in all; %llu waiting",
+			    c->ag->name, (unsigned long long)it->status.dropped,
+			    (unsigned long long)it->status.pending);
+		it->ag = c->ag;
+		ingest_push(c->s->ingest, it);
+		return;
 	case WIRE_REPORT:
+		conn_spend_token(c);
 		it = xcalloc(1, sizeof(*it));
 		if ((rc = wire_decode_report(p, h->length, &it->rep)) != 0) {
 			free(it);
@@ -288,6 +312,7 @@ handle_frame(struct conn *c, const struct wire_header *h, const uint8_t *p)
 			    "REPORT for another epoch than the HELLO's");
 			return;
 		}
+		it->kind = ITEM_REPORT;
 		it->ag = c->ag;
 		it->conn = c;
 		conn_ref(c);
@@ -345,12 +370,18 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 		}
 		handle_frame(c, &h, payload);
 		buf_consume(&c->in, WIRE_HEADER_LEN + h.length);
+		c->last_frame = uv_now(c->s->loop);
+		c->partial_since = 0;
 	}
+	/* Bytes of a frame not yet whole: the clock for read_timeout. */
+	if (c->in.len > 0 && c->partial_since == 0)
+		c->partial_since = uv_now(c->s->loop);
 }
 
 static void
 conn_read(struct conn *c, bool on)
 {
+	on = on && !c->s->paused && !c->throttled;
 	if (c->closing || c->failing || c->reading == on)
 		return;
 	c->reading = on;
@@ -365,16 +396,70 @@ server_pause(struct server *s, bool paused)
 {
 	s->paused = paused;
 	for (struct conn *c = s->conns; c; c = c->next)
-		conn_read(c, !paused);
+		conn_read(c, true);
 }
 
+/* Token bucket: rate_limit reports a second, bursts of twice that. */
 static void
-on_hello_timeout(uv_timer_t *t)
+conn_refill(struct conn *c, uint64_t now)
 {
-	struct conn *c = t->data;
+	double rate = (double)c->s->conf->rate_limit;
 
-	conn_fail(c, WIRE_ERR_PROTOCOL, "no HELLO within %g s",
-	    c->s->conf->hello_timeout);
+	c->tokens += (double)(now - c->tokens_at) * rate / 1000.0;
+	if (c->tokens > 2 * rate)
+		c->tokens = 2 * rate;
+	c->tokens_at = now;
+}
+
+/* A report costs a token; out of tokens, stop reading until the sweep
+ * finds some again. The agent's window holds the rest: nothing is lost. */
+static void
+conn_spend_token(struct conn *c)
+{
+	conn_refill(c, uv_now(c->s->loop));
+	c->tokens -= 1;
+	if (c->tokens < 1 && !c->throttled) {
+		c->throttled = true;
+		log_debug("agent %s: above %ld reports/s, slowed down",
+		    c->ag ? c->ag->name : c->peer, c->s->conf->rate_limit);
+		conn_read(c, false);
+	}
+}
+
+/* Once a second: the deadlines of every connection, and throttling. */
+static void
+on_sweep(uv_timer_t *t)
+{
+	struct server *s = t->data;
+	const struct collector_conf *cf = s->conf;
+	uint64_t now = uv_now(s->loop);
+	struct conn *c, *next;
+
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		if (c->closing || c->failing)
+			continue;
+		if (c->ag == NULL &&
+		    now - c->accepted_at > (uint64_t)(cf->hello_timeout * 1000))
+			conn_fail(c, WIRE_ERR_PROTOCOL, "no HELLO within %g s",
+			    cf->hello_timeout);
+		else if (c->partial_since &&
+		    now - c->partial_since > (uint64_t)(cf->read_timeout * 1000))
+			conn_fail(c, WIRE_ERR_PROTOCOL,
+			    "frame not completed within %g s (slow peer)",
+			    cf->read_timeout);
+		else if (now - c->last_frame >
+		    (uint64_t)(cf->idle_timeout * 1000))
+			conn_fail(c, WIRE_ERR_PROTOCOL,
+			    "nothing received for %g s", cf->idle_timeout);
+		else if (c->throttled) {
+			conn_refill(c, now);
+			if (c->tokens >= 1) {
+				c->throttled = false;
+				conn_read(c, true);
+			}
+		}
+	}
 }
 
 static void
@@ -414,9 +499,10 @@ on_connection(uv_stream_t *listener, int status)
 	c->refs = 1;
 	buf_init(&c->in, WIRE_MAX_FRAME + READ_CHUNK);
 	uv_tcp_init(s->loop, &c->tcp);
-	uv_timer_init(s->loop, &c->hello_timer);
-	c->tcp.data = c->hello_timer.data = c;
-	c->handles = 2;
+	c->tcp.data = c;
+	c->accepted_at = c->last_frame = c->tokens_at = uv_now(s->loop);
+	c->tokens = 2.0 * (double)s->conf->rate_limit;
+	s->n_handshaking++;
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
@@ -434,11 +520,17 @@ on_connection(uv_stream_t *listener, int status)
 		    s->conf->max_connections);
 		return;
 	}
+	if (s->n_handshaking > (size_t)s->conf->max_handshakes) {
+		s->refused++;
+		conn_fail(c, WIRE_ERR_BUSY,
+		    "too many connections introducing themselves at once "
+		    "(max_handshakes %ld)",
+		    s->conf->max_handshakes);
+		return;
+	}
 	uv_tcp_nodelay(&c->tcp, 1);
 	uv_tcp_keepalive(&c->tcp, 1, 60);
-	uv_timer_start(&c->hello_timer, on_hello_timeout,
-	    (uint64_t)(s->conf->hello_timeout * 1000), 0);
-	conn_read(c, !s->paused);
+	conn_read(c, true);
 }
 
 struct server *
@@ -452,7 +544,10 @@ server_new(uv_loop_t *loop, const struct collector_conf *conf,
 	s->agents = agents;
 	s->ingest = in;
 	uv_tcp_init(loop, &s->listener);
-	s->listener.data = s;
+	uv_timer_init(loop, &s->sweep);
+	s->listener.data = s->sweep.data = s;
+	s->handles = 2;
+	uv_timer_start(&s->sweep, on_sweep, 1000, 1000);
 	return s;
 }
 
@@ -486,9 +581,12 @@ server_start(struct server *s)
 }
 
 static void
-on_listener_closed(uv_handle_t *h)
+on_server_handle_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct server *s = h->data;
+
+	if (--s->handles == 0)
+		free(s);
 }
 
 void
@@ -496,5 +594,6 @@ server_close(struct server *s)
 {
 	while (s->conns)
 		conn_close(s->conns, "collector shutting down");
-	uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+	uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
+	uv_close((uv_handle_t *)&s->sweep, on_server_handle_closed);
 }

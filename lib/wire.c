@@ -326,6 +326,27 @@ wire_decode_error(const uint8_t *p, size_t len, struct wire_error *m)
 }
 
 int
+wire_encode_status(struct buf *out, const struct wire_status *m)
+{
+	struct wr w;
+
+	wr_begin(&w, out, WIRE_STATUS);
+	wr_u64(&w, m->dropped);
+	wr_u64(&w, m->pending);
+	return wr_end(&w);
+}
+
+int
+wire_decode_status(const uint8_t *p, size_t len, struct wire_status *m)
+{
+	struct rd r = {p, len, 0, 0};
+
+	m->dropped = rd_u64(&r);
+	m->pending = rd_u64(&r);
+	return rd_finish(&r);
+}
+
+int
 wire_encode_empty(struct buf *out, enum wire_type type)
 {
 	struct wr w;
@@ -478,7 +499,7 @@ const char *
 wire_type_name(int type)
 {
 	static const char *const names[] = {NULL, "HELLO", "WELCOME",
-	    "REPORT", "ACK", "ERROR", "PING", "PONG"};
+	    "REPORT", "ACK", "ERROR", "PING", "PONG", "STATUS"};
 
 	if (type >= WIRE_HELLO && type <= WIRE_TYPE_MAX)
 		return names[type];

@@ -31,8 +31,9 @@ enum wire_type {
 	WIRE_ERROR = 5,	  /* either way, then the sender closes */
 	WIRE_PING = 6,	  /* keepalive; answered with PONG */
 	WIRE_PONG = 7,
+	WIRE_STATUS = 8,  /* agent -> collector: spool state */
 };
-#define WIRE_TYPE_MAX WIRE_PONG
+#define WIRE_TYPE_MAX WIRE_STATUS
 
 /* Decoder results (negative) and ERROR frame codes (positive, on the wire). */
 enum wire_err {
@@ -85,6 +86,13 @@ struct wire_welcome {
 struct wire_ack {
 	uint64_t epoch;
 	uint64_t seq;
+};
+
+/* The agent's spool, sent after WELCOME and whenever dropped changes. */
+struct wire_status {
+	uint64_t dropped;	/* reports dropped because the spool was full,
+				   since the spool was created */
+	uint64_t pending;	/* reports waiting in the spool */
 };
 
 struct wire_error {
@@ -174,6 +182,8 @@ int wire_encode_error(struct buf *out, const struct wire_error *m)
     __attribute__((warn_unused_result));
 int wire_encode_report(struct buf *out, const struct wire_report *m)
     __attribute__((warn_unused_result));
+int wire_encode_status(struct buf *out, const struct wire_status *m)
+    __attribute__((warn_unused_result));
 int wire_encode_empty(struct buf *out, enum wire_type type)
     __attribute__((warn_unused_result));
 
@@ -186,6 +196,7 @@ int wire_decode_hello(const uint8_t *p, size_t len, struct wire_hello *m);
 int wire_decode_welcome(const uint8_t *p, size_t len, struct wire_welcome *m);
 int wire_decode_ack(const uint8_t *p, size_t len, struct wire_ack *m);
 int wire_decode_error(const uint8_t *p, size_t len, struct wire_error *m);
+int wire_decode_status(const uint8_t *p, size_t len, struct wire_status *m);
 int wire_decode_report(const uint8_t *p, size_t len, struct wire_report *m);
 void wire_report_free(struct wire_report *m);
 

@@ -1626,3 +1626,23 @@ Test(wire, mutated_reports, .timeout = 120)
 	buf_free(&out);
 	assert_no_leaks();
 }
+
+Test(wire, status_round_trip)
+{
+	struct wire_status in = {.dropped = 12345678901ULL, .pending = 42}, out;
+	struct wire_header h;
+	const uint8_t *payload;
+	struct buf b;
+
+	buf_init(&b, WIRE_MAX_FRAME);
+	cr_assert_eq(wire_encode_status(&b, &in), 0);
+	cr_assert_eq(wire_frame_next(&b, &h, &payload), 1);
+	cr_assert_eq(h.type, WIRE_STATUS);
+	cr_assert_eq(wire_decode_status(payload, h.length, &out), WIRE_OK);
+	cr_assert_eq(out.dropped, in.dropped);
+	cr_assert_eq(out.pending, in.pending);
+	/* One byte short, one byte long. */
+	cr_assert_eq(wire_decode_status(payload, h.length - 1, &out),
+	    WIRE_ETRUNCATED);
+	buf_free(&b);
+}
