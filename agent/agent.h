@@ -42,6 +42,12 @@ struct agent_conf {
 	long spool_max;			/* MB; the oldest reports go beyond */
 	long replay_rate;		/* reports per second when catching up */
 	double keepalive;		/* seconds of silence before a PING */
+	int tls;			/* enum tls_mode */
+	char psk_identity[128];
+	char psk_key[160];		/* hex */
+	char tls_cert[4096], tls_key[4096], tls_ca[4096];
+	char server_name[256];		/* certificates: the collector's name */
+	int agent_line;			/* where [agent] starts, for errors */
 	struct switch_conf *switches;
 	size_t n_switches;
 };
@@ -52,6 +58,10 @@ extern const struct cfg_section_def agent_cfg_sections[];
 int agent_conf_load(const char *path, struct agent_conf *conf,
     struct cfg_err *e) __attribute__((warn_unused_result));
 void agent_conf_free(struct agent_conf *conf);
+/* Can the agent talk to its collector: a key or certificates for its TLS
+ * mode? (The parser checks keys one by one; running needs them all.) */
+int agent_conf_check_tls(const struct agent_conf *conf, struct cfg_err *e)
+    __attribute__((warn_unused_result));
 void agent_conf_print(FILE *f, const struct agent_conf *conf);
 
 /* rate.c: counter arithmetic (pure functions; tested on their own) */

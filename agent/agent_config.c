@@ -5,6 +5,7 @@
 
 #include "agent.h"
 #include "schoolnet/mem.h"
+#include "schoolnet/tls.h"
 
 #define A(field) offsetof(struct agent_conf, field), sizeof(((struct agent_conf *)0)->field)
 #define S(field) offsetof(struct switch_conf, field), sizeof(((struct switch_conf *)0)->field)
@@ -42,6 +43,22 @@ static const struct cfg_key agent_keys[] = {
     {.name = "keepalive", .type = CFG_SECONDS, A(keepalive), .min = 1,
 	.max = 3600, .def = "30",
 	.help = "seconds of silence after which the agent checks the link with a PING"},
+    {.name = "tls", .type = CFG_ENUM, A(tls), .choices = "psk|cert|off",
+	.def = "psk",
+	.help = "TLS 1.3 to the collector: a pre-shared key (enroll), certificates, or off"},
+    {.name = "psk_identity", .type = CFG_STRING, A(psk_identity), .def = "",
+	.help = "tls = psk: the identity 'schoolnet-collector enroll' printed"},
+    {.name = "psk_key", .type = CFG_STRING, A(psk_key), .def = "",
+	.flags = CFG_SECRET,
+	.help = "tls = psk: the key 'schoolnet-collector enroll' printed (hex)"},
+    {.name = "tls_cert", .type = CFG_PATH, A(tls_cert), .def = "",
+	.help = "tls = cert: this agent's certificate (PEM, CN = the school code)"},
+    {.name = "tls_key", .type = CFG_PATH, A(tls_key), .def = "",
+	.help = "tls = cert: its private key (PEM)"},
+    {.name = "tls_ca", .type = CFG_PATH, A(tls_ca), .def = "",
+	.help = "tls = cert: the CA that signed the collector's certificate"},
+    {.name = "server_name", .type = CFG_STRING, A(server_name), .def = "",
+	.help = "tls = cert: the name in the collector's certificate (default: the collector host)"},
     {.name = NULL},
 };
 
@@ -111,6 +128,30 @@ check_switch(const struct cfg_raw *raw, const struct cfg_raw_section *sec,
 }
 
 int
+agent_conf_check_tls(const struct agent_conf *c, struct cfg_err *e)
+{
+	uint8_t key[TLS_PSK_MAX];
+	int before = e->count;
+
+	if (c->tls == TLS_MODE_PSK &&
+	    (c->psk_identity[0] == '\0' || c->psk_key[0] == '\0'))
+		cfg_error(e, c->path, c->agent_line,
+		    "[agent]: tls = psk needs psk_identity and psk_key: run "
+		    "'schoolnet-collector enroll --school %s' on the collector "
+		    "and paste the lines it prints (or set tls = off)",
+		    c->school);
+	else if (c->tls == TLS_MODE_PSK &&
+	    tls_hex_decode(c->psk_key, key, sizeof(key)) < 16)
+		cfg_error(e, c->path, c->agent_line,
+		    "[agent]: psk_key must be the hex key enroll printed");
+	if (c->tls == TLS_MODE_CERT &&
+	    (!c->tls_cert[0] || !c->tls_key[0] || !c->tls_ca[0]))
+		cfg_error(e, c->path, c->agent_line,
+		    "[agent]: tls = cert needs tls_cert, tls_key and tls_ca");
+	return e->count > before ? -1 : 0;
+}
+
+int
 agent_conf_load(const char *path, struct agent_conf *conf, struct cfg_err *e)
 {
 	struct cfg_raw raw;
@@ -125,10 +166,12 @@ agent_conf_load(const char *path, struct agent_conf *conf, struct cfg_err *e)
 		struct switch_conf *sw;
 
 		if (sec->def == &agent_cfg_sections[0]) {
-			if (cfg_apply(&raw, sec, conf, e) == 0 &&
-			    conf->name[0] == '\0')
-				memcpy(conf->name, conf->school,
-				    sizeof(conf->name));
+			if (cfg_apply(&raw, sec, conf, e) == 0) {
+				if (conf->name[0] == '\0')
+					memcpy(conf->name, conf->school,
+					    sizeof(conf->name));
+				conf->agent_line = sec->line;
+			}
 			continue;
 		}
 		conf->switches = xreallocarray(conf->switches,

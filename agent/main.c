@@ -290,6 +290,13 @@ main(int argc, char **argv)
 		fputs(err.text, stderr);
 		return 1;
 	}
+	memset(&err, 0, sizeof(err));
+	if ((check || (strcmp(cmd, "run") == 0 && !print)) &&
+	    agent_conf_check_tls(&a.conf, &err) != 0) {
+		fputs(err.text, stderr);
+		agent_conf_free(&a.conf);
+		return 1;
+	}
 	if (check || print) {
 		if (print)
 			agent_conf_print(stdout, &a.conf);

@@ -5,6 +5,7 @@
 #include "agent.h"
 #include "schoolnet/log.h"
 #include "schoolnet/mem.h"
+#include "schoolnet/tls.h"
 #include "schoolnet/version.h"
 
 #define BACKOFF_BASE_MS 1000
@@ -25,8 +26,13 @@ struct uplink {
 	bool gai_pending;
 	uv_timer_t retry;
 	uv_timer_t pace;	/* replay rate and keepalive */
-	struct buf in;
+	struct buf in;		/* plaintext frames from the collector */
 	struct buf frame;	/* scratch for spool reads */
+	struct buf out;		/* ciphertext to send */
+	struct tls_ctx *tls_ctx; /* NULL when tls = off */
+	struct tls *tls;	/* this connection's session */
+	bool hello_sent;
+	uint8_t raw[READ_CHUNK]; /* ciphertext as read */
 	uint64_t sent_seq, acked_seq;
 	double tokens;		/* reports we may send now (replay_rate) */
 	uint64_t tokens_at;	/* when tokens were last topped up */
@@ -45,6 +51,7 @@ struct wreq {
 };
 
 static void up_connect(struct uplink *u);
+static void send_hello(struct uplink *u);
 static void up_drop(struct uplink *u, const char *why);
 
 static void
@@ -54,6 +61,8 @@ maybe_free(struct uplink *u)
 	    u->retry.data == NULL && u->pace.data == NULL) {
 		buf_free(&u->in);
 		buf_free(&u->frame);
+		buf_free(&u->out);
+		tls_ctx_free(u->tls_ctx);
 		free(u);
 	}
 }
@@ -101,6 +110,8 @@ on_tcp_closed(uv_handle_t *h)
 
 	u->tcp_open = false;
 	buf_reset(&u->in);
+	tls_free(u->tls);
+	u->tls = NULL;
 	if (u->closing)
 		maybe_free(u);
 	else
@@ -130,12 +141,15 @@ on_written(uv_write_t *req, int status)
 }
 
 static int
-up_write(struct uplink *u, const uint8_t *p, size_t len)
+up_send_raw(struct uplink *u, const uint8_t *p, size_t len)
 {
-	struct wreq *w = xmalloc(sizeof(*w) + len);
+	struct wreq *w;
 	uv_buf_t b;
 	int rc;
 
+	if (len == 0)
+		return 0;
+	w = xmalloc(sizeof(*w) + len);
 	memcpy(w->data, p, len);
 	w->len = len;
 	w->req.data = u;
@@ -148,6 +162,36 @@ up_write(struct uplink *u, const uint8_t *p, size_t len)
 	}
 	u->last_tx = uv_now(u->loop);
 	return 0;
+}
+
+/* What TLS has to send (handshake, records) goes out now. */
+static int
+up_flush_tls(struct uplink *u)
+{
+	buf_reset(&u->out);
+	if (tls_take_output(u->tls, &u->out) != 0) {
+		char why[300];
+
+		snprintf(why, sizeof(why), "TLS: %s", tls_error(u->tls));
+		up_drop(u, why);
+		return -1;
+	}
+	return up_send_raw(u, u->out.data, u->out.len);
+}
+
+static int
+up_write(struct uplink *u, const uint8_t *p, size_t len)
+{
+	if (u->tls == NULL)
+		return up_send_raw(u, p, len);
+	if (tls_write(u->tls, p, len) != 0) {
+		char why[300];
+
+		snprintf(why, sizeof(why), "TLS: %s", tls_error(u->tls));
+		up_drop(u, why);
+		return -1;
+	}
+	return up_flush_tls(u);
 }
 
 static void
@@ -320,31 +364,30 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	uint8_t *p;
 
 	(void)suggested;
+	if (u->tls) {
+		*b = uv_buf_init((char *)u->raw, sizeof(u->raw));
+		return;
+	}
 	if (room > READ_CHUNK)
 		room = READ_CHUNK;
 	p = room ? buf_reserve(&u->in, room) : NULL;
 	*b = uv_buf_init((char *)p, p ? (unsigned)room : 0);
 }
 
-static void
-on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+static bool
+up_open(struct uplink *u)
 {
-	struct uplink *u = container_of((uv_tcp_t *)s, struct uplink, tcp);
+	return u->tcp_open && !uv_is_closing((uv_handle_t *)&u->tcp);
+}
+
+static void
+up_frames(struct uplink *u)
+{
 	struct wire_header h;
 	const uint8_t *payload;
 	int rc;
 
-	(void)b;
-	if (n < 0) {
-		up_drop(u, n == UV_EOF ? "collector closed the connection"
-				       : uv_strerror((int)n));
-		return;
-	}
-	buf_commit(&u->in, (size_t)n);
-	u->last_rx = uv_now(u->loop);
-	u->ping_sent = false;
-	while (u->tcp_open && !uv_is_closing((uv_handle_t *)&u->tcp) &&
-	    (rc = wire_frame_next(&u->in, &h, &payload)) != 0) {
+	while (up_open(u) && (rc = wire_frame_next(&u->in, &h, &payload)) != 0) {
 		if (rc < 0) {
 			up_drop(u, wire_strerror(rc));
 			return;
@@ -355,10 +398,49 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 }
 
 static void
+on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct uplink *u = container_of((uv_tcp_t *)s, struct uplink, tcp);
+	char why[300];
+
+	if (n < 0) {
+		up_drop(u, n == UV_EOF ? "collector closed the connection"
+				       : uv_strerror((int)n));
+		return;
+	}
+	u->last_rx = uv_now(u->loop);
+	u->ping_sent = false;
+	if (u->tls == NULL) {
+		buf_commit(&u->in, (size_t)n);
+		up_frames(u);
+		return;
+	}
+	if (tls_feed(u->tls, (const uint8_t *)b->base, (size_t)n) != 0)
+		goto tls_failed;
+	while (up_open(u)) {
+		size_t before = u->in.len;
+
+		if (tls_read(u->tls, &u->in) != 0)
+			goto tls_failed;
+		if (up_flush_tls(u) != 0)
+			return;
+		/* The handshake is done: now introduce ourselves. */
+		if (!u->hello_sent && tls_handshake_done(u->tls))
+			send_hello(u);
+		if (u->in.len == before)
+			break;
+		up_frames(u);
+	}
+	return;
+tls_failed:
+	snprintf(why, sizeof(why), "TLS: %s", tls_error(u->tls));
+	up_drop(u, why);
+}
+
+static void
 on_connected(uv_connect_t *req, int status)
 {
 	struct uplink *u = req->data;
-	struct wire_hello hello;
 
 	if (status < 0) {
 		log_warnx("collector %s: cannot connect: %s", u->peer,
@@ -370,8 +452,30 @@ on_connected(uv_connect_t *req, int status)
 		return;
 	u->state = UP_HELLO;
 	u->last_rx = uv_now(u->loop);
+	u->hello_sent = false;
 	uv_tcp_nodelay(&u->tcp, 1);
 	uv_tcp_keepalive(&u->tcp, 1, 60);
+	uv_read_start((uv_stream_t *)&u->tcp, on_alloc, on_read);
+	if (u->tls_ctx == NULL) {
+		send_hello(u);
+		return;
+	}
+	u->tls = tls_new(u->tls_ctx, false, u,
+	    u->conf->server_name[0] ? u->conf->server_name
+				    : u->conf->collector.host);
+	if (u->tls == NULL) {
+		up_drop(u, "cannot start a TLS session");
+		return;
+	}
+	(void)up_flush_tls(u); /* the ClientHello */
+}
+
+static void
+send_hello(struct uplink *u)
+{
+	struct wire_hello hello;
+
+	u->hello_sent = true;
 	memset(&hello, 0, sizeof(hello));
 	hello.proto = WIRE_VERSION;
 	snprintf(hello.agent, sizeof(hello.agent), "%s", u->conf->name);
@@ -384,8 +488,7 @@ on_connected(uv_connect_t *req, int status)
 		up_drop(u, "cannot encode HELLO");
 		return;
 	}
-	if (up_write(u, u->frame.data, u->frame.len) == 0)
-		uv_read_start((uv_stream_t *)&u->tcp, on_alloc, on_read);
+	(void)up_write(u, u->frame.data, u->frame.len);
 }
 
 static void
@@ -449,6 +552,31 @@ up_connect(struct uplink *u)
 	u->gai_pending = true;
 }
 
+static struct tls_ctx *
+uplink_tls(const struct agent_conf *conf)
+{
+	uint8_t key[TLS_PSK_MAX];
+	struct tls_ctx *ctx;
+	char err[256];
+	int n;
+
+	if (conf->tls == TLS_MODE_CERT) {
+		ctx = tls_ctx_client_cert(conf->tls_cert, conf->tls_key,
+		    conf->tls_ca, err);
+	} else {
+		n = tls_hex_decode(conf->psk_key, key, sizeof(key));
+		ctx = n > 0 ? tls_ctx_client_psk(conf->psk_identity, key,
+				  (size_t)n, err)
+			    : NULL;
+		if (n <= 0)
+			snprintf(err, sizeof(err), "psk_key is not hex");
+		memset(key, 0, sizeof(key));
+	}
+	if (ctx == NULL)
+		log_warnx("TLS: %s", err);
+	return ctx;
+}
+
 struct uplink *
 uplink_new(uv_loop_t *loop, const struct agent_conf *conf, struct spool *sp)
 {
@@ -459,6 +587,9 @@ uplink_new(uv_loop_t *loop, const struct agent_conf *conf, struct spool *sp)
 	u->sp = sp;
 	buf_init(&u->in, WIRE_MAX_FRAME + READ_CHUNK);
 	buf_init(&u->frame, WIRE_MAX_FRAME);
+	buf_init(&u->out, 4 * WIRE_MAX_FRAME);
+	if (conf->tls != TLS_MODE_OFF && (u->tls_ctx = uplink_tls(conf)) == NULL)
+		fatalx("cannot set up TLS to the collector");
 	uv_timer_init(loop, &u->retry);
 	uv_timer_init(loop, &u->pace);
 	u->retry.data = u->pace.data = u;

@@ -140,7 +140,7 @@ run_collector() { # KEY REP N M
 	mkdir -p "$dir"
 	port=$(free_tcp_port)
 	conf=$dir/collector.conf
-	printf '[collector]\nlisten = 127.0.0.1:%s\ndatabase = %s/collector.db\n' \
+	printf '[collector]\nlisten = 127.0.0.1:%s\ndatabase = %s/collector.db\ntls = off\n' \
 	    "$port" "$dir" >"$conf"
 	"$COLLECTOR" -c "$conf" -n >/dev/null || die "collector config $conf"
 	"$COLLECTOR" -c "$conf" serve >"$dir/collector.log" 2>&1 &

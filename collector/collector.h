@@ -73,6 +73,8 @@ struct collector_conf {
 	double idle_timeout;	/* seconds without any frame */
 	long max_handshakes;	/* connections not yet past HELLO */
 	long rate_limit;	/* reports per second per connection */
+	int tls;		/* enum tls_mode: psk, cert, off */
+	char tls_cert[4096], tls_key[4096], tls_ca[4096];
 	struct policy_conf policy;
 	struct alerts_conf alerts;
 	struct smtp_conf smtp;
@@ -347,6 +349,17 @@ int query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
     bool json);
 int query_alerts(sqlite3 *db, const char *school, bool open_only, bool json);
 int query_agents(sqlite3 *db, const char *school, bool json);
+
+/* keys.c: per-agent TLS keys */
+struct keystore;
+struct keystore *keystore_open(const char *path);
+void keystore_close(struct keystore *ks);
+/* The key of identity (returns its length, 0 when refused, with why) and
+ * the school it was enrolled for. */
+size_t keystore_lookup(struct keystore *ks, const char *identity,
+    uint8_t *key, char *school, size_t school_size, const char **why);
+int cmd_enroll(sqlite3 *db, const char *school, const char *duration);
+int cmd_keys(sqlite3 *db, int argc, char **argv, const char *school, bool json);
 
 /* admin.c: commands that change alerts and maintenance windows */
 int cmd_alerts_ack(sqlite3 *db, long long id, const char *by);

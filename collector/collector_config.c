@@ -44,6 +44,15 @@ static const struct cfg_key collector_keys[] = {
     {.name = "max_handshakes", .type = CFG_INT, C(max_handshakes), .min = 1,
 	.max = 100000, .def = "256",
 	.help = "connections still introducing themselves at once; more are refused"},
+    {.name = "tls", .type = CFG_ENUM, C(tls), .choices = "psk|cert|off",
+	.def = "psk",
+	.help = "TLS 1.3 for agents: per-agent keys (enroll), certificates, or off"},
+    {.name = "tls_cert", .type = CFG_PATH, C(tls_cert), .def = "",
+	.help = "tls = cert: the collector's certificate chain (PEM)"},
+    {.name = "tls_key", .type = CFG_PATH, C(tls_key), .def = "",
+	.help = "tls = cert: its private key (PEM)"},
+    {.name = "tls_ca", .type = CFG_PATH, C(tls_ca), .def = "",
+	.help = "tls = cert: the CA that signs agents' certificates (CN = school code)"},
     {.name = "rate_limit", .type = CFG_INT, C(rate_limit), .min = 1,
 	.max = 1000000, .def = "100",
 	.help = "reports per second per agent (bursts of twice that); faster agents are slowed, not cut"},
@@ -268,6 +277,12 @@ collector_conf_load(const char *path, struct collector_conf *conf,
 		case SEC_COLLECTOR:
 			if (cfg_apply(&raw, sec, conf, e) != 0)
 				break; /* the errors are in *e */
+			if (conf->tls == 1 && (!conf->tls_cert[0] ||
+						  !conf->tls_key[0] ||
+						  !conf->tls_ca[0]))
+				cfg_error(e, raw.path, sec->line,
+				    "[collector]: tls = cert needs tls_cert, "
+				    "tls_key and tls_ca");
 			break;
 		case SEC_POLICY:
 			if (cfg_apply(&raw, sec, &conf->policy, e) != 0)

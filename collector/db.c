@@ -167,6 +167,15 @@ static const char *const migrations[] = {
     /* 3: what each agent says of its spool (STATUS). */
     "ALTER TABLE agents ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE agents ADD COLUMN spool_pending INTEGER;",
+
+    /* 4: per-agent TLS pre-shared keys (enroll). */
+    "CREATE TABLE agent_keys("
+    "  identity TEXT PRIMARY KEY,"
+    "  school TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER,"
+    "  revoked_at INTEGER);",
 };
 
 /* State held longer than this many poll intervals without data is a gap. */

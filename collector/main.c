@@ -48,6 +48,9 @@ usage(FILE *f)
 	    "                  (--to TIME | --for DURATION) [--reason TEXT] [--by NAME]\n"
 	    "  maintenance list [--school CODE]\n"
 	    "  maintenance delete ID   windows in which alerts are not sent\n"
+	    "  enroll --school CODE [--for DURATION]  create an agent's TLS key\n"
+	    "                          and print the lines for its agent.conf\n"
+	    "  keys list | keys revoke IDENTITY   the agents' keys\n"
 	    "  import [--dry-run] FILE.csv   load the inventory (all rows or none)\n"
 	    "  export [-o FILE.csv]    write the current inventory as CSV\n"
 	    "  notify-test [RECEIVER]  send a test message to every receiver\n"
@@ -212,6 +215,9 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 		return cmd_notify_test(&c->conf, argc ? argv[0] : NULL);
 	if (strcmp(cmd, "maintenance") == 0)
 		readonly = argc > 0 && strcmp(argv[0], "list") == 0;
+	if (strcmp(cmd, "enroll") == 0 || strcmp(cmd, "keys") == 0)
+		readonly = strcmp(cmd, "keys") == 0 &&
+		    (argc == 0 || strcmp(argv[0], "list") == 0);
 	if (strcmp(cmd, "maintenance") == 0 || strcmp(cmd, "alerts") == 0) {
 		/* Times are read and shown in the calendar's local time. */
 		if (load_calendar(c) != 0)
@@ -227,6 +233,10 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 		rc = query_switches(c->db, o->school, o->json);
 	else if (strcmp(cmd, "agents") == 0)
 		rc = query_agents(c->db, o->school, o->json);
+	else if (strcmp(cmd, "enroll") == 0 && argc == 0)
+		rc = cmd_enroll(c->db, o->school, o->maint.duration);
+	else if (strcmp(cmd, "keys") == 0)
+		rc = cmd_keys(c->db, argc, argv, o->school, o->json);
 	else if (strcmp(cmd, "schools") == 0)
 		rc = query_schools(c->db, &c->conf.policy, o->school, o->json);
 	else if (strcmp(cmd, "alerts") == 0 && argc == 0)
@@ -286,7 +296,7 @@ main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static const char *const commands[] = {"serve", "ports", "switches",
-	    "agents",
+	    "agents", "enroll", "keys",
 	    "schools", "alerts", "maintenance", "import", "export",
 	    "notify-test", NULL};
 	const char *path = "/etc/schoolnet/collector.conf", *cmd = "serve";

@@ -7,6 +7,7 @@
 #include "schoolnet/log.h"
 #include "schoolnet/mem.h"
 #include "schoolnet/timeutil.h"
+#include "schoolnet/tls.h"
 
 #define READ_CHUNK 65536
 
@@ -17,6 +18,8 @@ struct conn {
 	struct buf in;
 	char peer[64];
 	struct agent_state *ag;	/* set by HELLO */
+	struct tls *tls;	/* NULL when tls = off */
+	char key_school[64];	/* the school the agent's key is for */
 	uint64_t epoch;
 	int refs;		/* the open connection + queued reports */
 	bool closing, failing, reading, throttled;
@@ -36,6 +39,10 @@ struct server {
 	struct ingest *ingest;
 	uv_tcp_t listener;
 	uv_timer_t sweep;	/* once a second: deadlines and throttling */
+	struct tls_ctx *tls_ctx;
+	struct keystore *keys;
+	/* Ciphertext lands here first: libuv reads one socket at a time. */
+	uint8_t raw[READ_CHUNK];
 	struct conn *conns;
 	size_t n_conns;
 	size_t n_handshaking;	/* connections before their HELLO */
@@ -50,6 +57,7 @@ struct wreq {
 };
 
 static void conn_spend_token(struct conn *c);
+static void conn_frames(struct conn *c);
 
 void
 conn_ref(struct conn *c)
@@ -63,6 +71,7 @@ conn_unref(struct conn *c)
 	if (--c->refs > 0)
 		return;
 	buf_free(&c->in);
+	tls_free(c->tls);
 	free(c);
 }
 
@@ -111,18 +120,21 @@ on_written(uv_write_t *req, int status)
 	conn_unref(c);
 }
 
+/* Queue bytes as they go on the wire. */
 static int
-conn_write(struct conn *c, const struct buf *frame)
+conn_send_raw(struct conn *c, const uint8_t *p, size_t len)
 {
 	struct wreq *w;
 	uv_buf_t b;
 
 	if (c->closing)
 		return -1;
-	w = xmalloc(sizeof(*w) + frame->len);
-	memcpy(w->data, frame->data, frame->len);
+	if (len == 0)
+		return 0;
+	w = xmalloc(sizeof(*w) + len);
+	memcpy(w->data, p, len);
 	w->req.data = c;
-	b = uv_buf_init((char *)w->data, (unsigned)frame->len);
+	b = uv_buf_init((char *)w->data, (unsigned)len);
 	conn_ref(c);
 	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
 		free(w);
@@ -131,6 +143,39 @@ conn_write(struct conn *c, const struct buf *frame)
 		return -1;
 	}
 	return 0;
+}
+
+/* Whatever TLS has to say (handshake, records) goes out now. */
+static int
+conn_flush_tls(struct conn *c)
+{
+	struct buf out;
+	int rc = 0;
+
+	buf_init(&out, 4 * WIRE_MAX_FRAME);
+	if (tls_take_output(c->tls, &out) != 0) {
+		log_warnx("peer %s: TLS: %s", c->peer, tls_error(c->tls));
+		rc = -1;
+	} else {
+		rc = conn_send_raw(c, out.data, out.len);
+	}
+	buf_free(&out);
+	return rc;
+}
+
+static int
+conn_write(struct conn *c, const struct buf *frame)
+{
+	if (c->tls == NULL)
+		return conn_send_raw(c, frame->data, frame->len);
+	if (c->closing)
+		return -1;
+	if (tls_write(c->tls, frame->data, frame->len) != 0) {
+		log_warnx("peer %s: TLS: %s", c->peer, tls_error(c->tls));
+		conn_close(c, "TLS write failed");
+		return -1;
+	}
+	return conn_flush_tls(c);
 }
 
 static void
@@ -224,6 +269,18 @@ handle_hello(struct conn *c, const uint8_t *p, size_t len)
 		conn_fail(c, WIRE_ERR_PROTOCOL,
 		    "agent and school names may use letters, digits, '.', '_' "
 		    "and '-' only");
+		return;
+	}
+	/* An agent reports for the school its key or certificate names. */
+	if (c->tls && s->conf->tls == TLS_MODE_CERT)
+		snprintf(c->key_school, sizeof(c->key_school), "%s",
+		    tls_peer_identity(c->tls));
+	if (c->tls && strcmp(h.school, c->key_school) != 0) {
+		conn_fail(c, WIRE_ERR_AUTH,
+		    "agent %s claims school %s, but its %s is for school %s",
+		    h.agent, h.school,
+		    s->conf->tls == TLS_MODE_PSK ? "key" : "certificate",
+		    c->key_school);
 		return;
 	}
 	ag = agents_get(s->agents, h.agent, true);
@@ -341,26 +398,24 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	uint8_t *p;
 
 	(void)suggested;
+	if (c->tls) {
+		*b = uv_buf_init((char *)c->s->raw, sizeof(c->s->raw));
+		return;
+	}
 	if (room > READ_CHUNK)
 		room = READ_CHUNK;
 	p = room ? buf_reserve(&c->in, room) : NULL;
 	*b = uv_buf_init((char *)p, p ? (unsigned)room : 0);
 }
 
+/* Handle every whole frame in the plaintext buffer. */
 static void
-on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+conn_frames(struct conn *c)
 {
-	struct conn *c = st->data;
 	struct wire_header h;
 	const uint8_t *payload;
 	int rc;
 
-	(void)b;
-	if (n < 0) {
-		conn_close(c, n == UV_EOF ? "peer closed" : uv_strerror((int)n));
-		return;
-	}
-	buf_commit(&c->in, (size_t)n);
 	while (!c->closing && !c->failing &&
 	    (rc = wire_frame_next(&c->in, &h, &payload)) != 0) {
 		if (rc < 0) {
@@ -376,6 +431,49 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 	/* Bytes of a frame not yet whole: the clock for read_timeout. */
 	if (c->in.len > 0 && c->partial_since == 0)
 		c->partial_since = uv_now(c->s->loop);
+}
+
+static void
+on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+	struct conn *c = st->data;
+
+	if (n < 0) {
+		conn_close(c, n == UV_EOF ? "peer closed" : uv_strerror((int)n));
+		return;
+	}
+	if (c->tls == NULL) {
+		buf_commit(&c->in, (size_t)n);
+		conn_frames(c);
+		return;
+	}
+	if (tls_feed(c->tls, (const uint8_t *)b->base, (size_t)n) != 0)
+		goto tls_failed;
+	/* Decrypt as much as fits, handle the frames, repeat. */
+	for (;;) {
+		size_t before = c->in.len;
+		bool was_done = tls_handshake_done(c->tls);
+
+		if (tls_read(c->tls, &c->in) != 0)
+			goto tls_failed;
+		if (conn_flush_tls(c) != 0)
+			return;
+		if (!was_done && tls_handshake_done(c->tls))
+			log_debug("peer %s: TLS session with %s", c->peer,
+			    tls_peer_identity(c->tls));
+		if (c->in.len == before)
+			break;
+		conn_frames(c);
+		if (c->closing || c->failing)
+			return;
+	}
+	if (c->in.len > 0 && c->partial_since == 0)
+		c->partial_since = uv_now(c->s->loop);
+	return;
+tls_failed:
+	log_warnx("peer %s: TLS: %s; closing", c->peer, tls_error(c->tls));
+	(void)conn_flush_tls(c); /* the alert, if any */
+	conn_close(c, NULL);
 }
 
 static void
@@ -484,6 +582,16 @@ peer_name(uv_tcp_t *tcp, char *buf, size_t size)
 	}
 }
 
+static size_t
+conn_psk_lookup(void *arg, const char *identity, uint8_t *key,
+    const char **why)
+{
+	struct conn *c = arg;
+
+	return keystore_lookup(c->s->keys, identity, key, c->key_school,
+	    sizeof(c->key_school), why);
+}
+
 static void
 on_connection(uv_stream_t *listener, int status)
 {
@@ -528,6 +636,11 @@ on_connection(uv_stream_t *listener, int status)
 		    s->conf->max_handshakes);
 		return;
 	}
+	if (s->tls_ctx &&
+	    (c->tls = tls_new(s->tls_ctx, true, c, NULL)) == NULL) {
+		conn_close(c, "cannot start a TLS session");
+		return;
+	}
 	uv_tcp_nodelay(&c->tcp, 1);
 	uv_tcp_keepalive(&c->tcp, 1, 60);
 	conn_read(c, true);
@@ -551,6 +664,34 @@ server_new(uv_loop_t *loop, const struct collector_conf *conf,
 	return s;
 }
 
+/* Certificates: the client certificate's CN names the school. */
+static int
+server_tls(struct server *s)
+{
+	char err[256];
+
+	switch (s->conf->tls) {
+	case TLS_MODE_OFF:
+		log_warnx("tls = off: agents connect in plaintext and are not "
+			  "authenticated; use this only on a closed network");
+		return 0;
+	case TLS_MODE_PSK:
+		if ((s->keys = keystore_open(s->conf->database)) == NULL)
+			return -1;
+		s->tls_ctx = tls_ctx_server_psk(conn_psk_lookup, err);
+		break;
+	case TLS_MODE_CERT:
+		s->tls_ctx = tls_ctx_server_cert(s->conf->tls_cert,
+		    s->conf->tls_key, s->conf->tls_ca, err);
+		break;
+	}
+	if (s->tls_ctx == NULL) {
+		log_warnx("TLS: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 int
 server_start(struct server *s)
 {
@@ -558,6 +699,8 @@ server_start(struct server *s)
 	char port[8], where[300];
 	int rc;
 
+	if (server_tls(s) != 0)
+		return -1;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -576,7 +719,10 @@ server_start(struct server *s)
 		log_warnx("listen %s: %s", where, uv_strerror(rc));
 		return -1;
 	}
-	log_info("listening for agents on %s", where);
+	log_info("listening for agents on %s (%s)", where,
+	    s->conf->tls == TLS_MODE_PSK	? "TLS 1.3, per-agent keys"
+	    : s->conf->tls == TLS_MODE_CERT ? "TLS 1.3, certificates"
+					    : "plaintext");
 	return 0;
 }
 
@@ -585,8 +731,11 @@ on_server_handle_closed(uv_handle_t *h)
 {
 	struct server *s = h->data;
 
-	if (--s->handles == 0)
+	if (--s->handles == 0) {
+		tls_ctx_free(s->tls_ctx);
+		keystore_close(s->keys);
 		free(s);
+	}
 }
 
 void

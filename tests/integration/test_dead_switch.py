@@ -35,6 +35,7 @@ def main():
         f.write(gen_county.agent_conf_text("s001", county.collector_addr,
                                            os.path.join(county.dir, "spool", "dead-test.db"),
                                            POLL, switches, timeout=1, retries=1))
+    county.enroll("s001", conf)
     h.step("agent s001 with access1, access2 (snmpsimd) and dead1 (blackhole %s)" % hole.address)
     county.start_snmpsim()
     county.start_collector()

@@ -42,6 +42,7 @@ def main():
     with open(aconf, "w") as f:
         f.write(gen_county.agent_conf_text("s901", caddr, wd.file("spool", "s901.db"), POLL,
                                            [good, bad], timeout=1, retries=1))
+    h.enroll(collector_bin, conf, "s901", aconf)
     print(open(aconf).read().replace(d.v3["priv_key"], "***").replace(d.v3["auth_key"], "***"))
     h.check(d2.v3["auth_key"] != bad["auth_key"], "badkey's auth_key differs from the second snmpd's")
 

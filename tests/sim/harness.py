@@ -636,6 +636,23 @@ def parse_iso(s):
 
 # --- a running county --------------------------------------------------------------
 
+def enroll(collector_bin, collector_conf, code, agent_conf=None):
+    """`schoolnet-collector enroll --school CODE`; with agent_conf, put the
+    lines it prints into that file's [agent] section.  Returns the lines."""
+    r = subprocess.run([collector_bin, "-c", collector_conf, "enroll", "--school", code],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise TestFailure("enroll --school %s failed: %s" % (code, r.stderr.strip()))
+    lines = [ln for ln in r.stdout.splitlines() if ln and not ln.startswith("#")]
+    if agent_conf:
+        with open(agent_conf, encoding="utf-8") as f:
+            text = f.read()
+        text = text.replace("[agent]\n", "[agent]\n" + "\n".join(lines) + "\n", 1)
+        with open(agent_conf, "w", encoding="utf-8") as f:
+            f.write(text)
+    return lines
+
+
 class County:
     """gen_county output + snmpsimd + collector + agents, all on loopback."""
 
@@ -652,10 +669,18 @@ class County:
                                             timeout=timeout, retries=retries)
         self.conf = self.manifest["collector_conf"]
         self.db = self.manifest["database"]
+        # TLS with per-agent keys is the default: enroll every school and
+        # put the lines `enroll` prints into its agent's [agent] section.
+        self.keys = {}
+        for sch in self.manifest["schools"]:
+            self.keys[sch["code"]] = self.enroll(sch["code"], sch["agent_conf"])
         self.poll_interval = poll_interval
         self.snmpsim = None
         self.collector = None
         self.agents = {}
+
+    def enroll(self, code, agent_conf=None):
+        return enroll(self.collector_bin, self.conf, code, agent_conf)
 
     def start_snmpsim(self):
         self.snmpsim = Snmpsim(self.manifest["snmp_data_dir"], self.snmp_port,
