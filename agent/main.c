@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <systemd/sd-daemon.h>
 
 #include "agent.h"
 #include "schoolnet/log.h"
@@ -21,7 +22,11 @@ struct agent {
 	struct sampler *sampler;
 	struct spool *spool;
 	struct uplink *uplink;
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
+	struct agent_conf *retired;	/* configs replaced by reloads, freed at
+					   exit (closing handles may still read
+					   them) */
+	size_t n_retired;
 	int *last_status;	/* per switch, to log only changes */
 	/* poll subcommand */
 	json_t *out;
@@ -57,11 +62,15 @@ usage(FILE *f)
 	    "/etc/schoolnet/agent.conf");
 }
 
+static void on_poll_done(struct poller *p, const struct poll_result *r,
+    void *arg);
+
 static void
 on_signal(uv_signal_t *s, int signum)
 {
 	struct agent *a = s->data;
 
+	sd_notify(0, "STOPPING=1");
 	log_info("signal %d: shutting down (%llu reports still spooled)",
 	    signum,
 	    a->spool ? (unsigned long long)spool_pending(a->spool) : 0ULL);
@@ -73,6 +82,60 @@ on_signal(uv_signal_t *s, int signum)
 	a->uplink = NULL;
 	uv_close((uv_handle_t *)&a->sigint, NULL);
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
+	uv_close((uv_handle_t *)&a->sighup, NULL);
+}
+
+/*
+ * SIGHUP: read the config again; when it is good, start polling and
+ * reporting with it. The spool stays (its path changes only with a
+ * restart), so nothing waiting in it is lost.
+ */
+static void
+on_sighup(uv_signal_t *s, int signum)
+{
+	struct agent *a = s->data;
+	struct agent_conf nc;
+	struct cfg_err err;
+	int *status;
+
+	(void)signum;
+	sd_notify(0, "RELOADING=1");
+	memset(&err, 0, sizeof(err));
+	if (agent_conf_load(a->conf.path, &nc, &err) != 0 ||
+	    agent_conf_check_tls(&nc, &err) != 0) {
+		for (char *line = strtok(err.text, "\n"); line;
+		     line = strtok(NULL, "\n"))
+			log_warnx("reload: %s", line);
+		log_warnx("reload: refused; the running configuration stays");
+		if (nc.switches)
+			agent_conf_free(&nc);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	if (strcmp(nc.spool, a->conf.spool) != 0) {
+		log_warnx("reload: the spool moves only with a restart; "
+			  "keeping %s", a->conf.spool);
+		memcpy(nc.spool, a->conf.spool, sizeof(nc.spool));
+	}
+	poller_close(a->poller);
+	uplink_close(a->uplink);
+	a->retired = xreallocarray(a->retired, a->n_retired + 1,
+	    sizeof(*a->retired));
+	a->retired[a->n_retired++] = a->conf;
+	a->conf = nc;
+	status = xreallocarray(a->last_status, a->conf.n_switches ?
+	    a->conf.n_switches : 1, sizeof(int));
+	for (size_t i = 0; i < a->conf.n_switches; i++)
+		status[i] = -1;
+	a->last_status = status;
+	a->poller = poller_new(&a->loop, &a->conf, on_poll_done, a);
+	a->uplink = uplink_new(&a->loop, &a->conf, a->spool);
+	uplink_start(a->uplink);
+	poller_start(a->poller);
+	log_info("reload: %s: %zu switches, poll every %g s, collector %s:%u",
+	    a->conf.path, a->conf.n_switches, a->conf.poll_interval,
+	    a->conf.collector.host, a->conf.collector.port);
+	sd_notify(0, "READY=1");
 }
 
 static void
@@ -205,9 +268,11 @@ cmd_run(struct agent *a)
 	a->uplink = uplink_new(&a->loop, &a->conf, a->spool);
 	uv_signal_init(&a->loop, &a->sigint);
 	uv_signal_init(&a->loop, &a->sigterm);
-	a->sigint.data = a->sigterm.data = a;
+	uv_signal_init(&a->loop, &a->sighup);
+	a->sigint.data = a->sigterm.data = a->sighup.data = a;
 	uv_signal_start(&a->sigint, on_signal, SIGINT);
 	uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&a->sighup, on_sighup, SIGHUP);
 	log_info("schoolnet-agent %s: school %s, agent %s, %zu switches, "
 		 "poll every %g s, collector %s:%u, spool %s (%llu waiting)",
 	    SCHOOLNET_VERSION, a->conf.school, a->conf.name,
@@ -216,10 +281,14 @@ cmd_run(struct agent *a)
 	    (unsigned long long)spool_pending(a->spool));
 	uplink_start(a->uplink);
 	poller_start(a->poller);
+	sd_notify(0, "READY=1"); /* systemd Type=notify */
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	sampler_free(a->sampler);
 	spool_close(a->spool);
 	free(a->last_status);
+	for (size_t i = 0; i < a->n_retired; i++)
+		agent_conf_free(&a->retired[i]);
+	free(a->retired);
 	log_info("stopped");
 	return 0;
 }

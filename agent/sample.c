@@ -14,7 +14,7 @@ struct prev_if {
 };
 
 struct prev_sw {
-	const struct switch_conf *sw;
+	char name[WIRE_NAME_MAX + 1]; /* by name: survives a config reload */
 	bool valid;
 	uint64_t mono_ms;
 	uint32_t uptime;
@@ -46,11 +46,12 @@ static struct prev_sw *
 prev_for(struct sampler *s, const struct switch_conf *sw)
 {
 	for (size_t i = 0; i < s->n_sws; i++)
-		if (s->sws[i].sw == sw)
+		if (strcmp(s->sws[i].name, sw->name) == 0)
 			return &s->sws[i];
 	s->sws = xreallocarray(s->sws, s->n_sws + 1, sizeof(*s->sws));
 	memset(&s->sws[s->n_sws], 0, sizeof(*s->sws));
-	s->sws[s->n_sws].sw = sw;
+	snprintf(s->sws[s->n_sws].name, sizeof(s->sws[s->n_sws].name), "%s",
+	    sw->name);
 	return &s->sws[s->n_sws++];
 }
 

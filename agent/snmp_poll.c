@@ -984,8 +984,8 @@ poll_finish(struct sw_state *sw)
 {
 	struct poller *p = sw->p;
 
-	if (!sw->busy)
-		return;
+	if (!sw->busy || p->closing)
+		return; /* a closed poller reports nothing more */
 	/* Walks waiting for a slot belong to this poll: drop them. */
 	for (struct walker **pw = &p->wait_head; *pw;) {
 		if ((*pw)->sw == sw) {

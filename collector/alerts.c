@@ -253,6 +253,14 @@ alerts_new(sqlite3 *db, const struct collector_conf *conf,
 }
 
 void
+alerts_set_conf(struct alert_engine *ae, const struct collector_conf *conf,
+    const struct calendar *cal)
+{
+	ae->conf = conf;
+	ae->cal = cal;
+}
+
+void
 alerts_free(struct alert_engine *ae)
 {
 	sqlite3_stmt *all[] = {ae->st_ports, ae->st_school, ae->st_open,

@@ -181,6 +181,10 @@ struct ingest_item {
 struct ingest *ingest_new(uv_loop_t *loop, sqlite3 *db,
     const struct collector_conf *conf, const struct calendar *cal);
 void ingest_set_server(struct ingest *in, struct server *s);
+/* SIGHUP: use conf and cal from the next batch on; applied(arg) runs when
+ * the old ones are no longer used. */
+void ingest_reload(struct ingest *in, const struct collector_conf *conf,
+    const struct calendar *cal, void (*applied)(void *), void *arg);
 struct outbox;
 void ingest_set_outbox(struct ingest *in, struct outbox *o);
 /* Queue a decoded report; takes ownership of item (and item->rep). */
@@ -198,6 +202,7 @@ struct server;
 struct server *server_new(uv_loop_t *loop, const struct collector_conf *conf,
     struct agent_table *agents, struct ingest *in);
 int server_start(struct server *s) __attribute__((warn_unused_result));
+void server_set_conf(struct server *s, const struct collector_conf *conf);
 void server_close(struct server *s);
 void conn_ref(struct conn *c);
 void conn_unref(struct conn *c);
@@ -312,6 +317,8 @@ struct outbox_msg {
 struct alert_engine *alerts_new(sqlite3 *db, const struct collector_conf *conf,
     const struct calendar *cal, uint64_t started_ms);
 void alerts_free(struct alert_engine *ae);
+void alerts_set_conf(struct alert_engine *ae, const struct collector_conf *conf,
+    const struct calendar *cal);
 /* Forget in-memory state after a rolled-back transaction. */
 void alerts_rollback(struct alert_engine *ae);
 /* A report was stored: check its switch and the inventory's ports on it. */
@@ -340,6 +347,7 @@ void outbox_dispatch(struct outbox *o, struct outbox_msg *msgs, size_t n);
 /* The writer has committed the outcome of msg id: release its claim. */
 void outbox_recorded(struct outbox *o, int64_t id);
 void outbox_close(struct outbox *o, void (*cb)(void *), void *arg);
+void outbox_set_conf(struct outbox *o, const struct collector_conf *conf);
 
 /* query.c: read-only subcommands printing JSON */
 int query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,

@@ -37,9 +37,16 @@ struct ingest {
 	uint64_t stored, duplicates, batches;
 	void (*close_cb)(void *);
 	void *close_arg;
+	/* A reload waiting for the worker to finish its batch. */
+	const struct collector_conf *new_conf;
+	const struct calendar *new_cal;
+	void (*reload_cb)(void *);
+	void *reload_arg;
+	size_t batch_cap;
 };
 
 static void start_batch(struct ingest *in);
+static void apply_reload(struct ingest *in);
 static void on_retry(uv_timer_t *t);
 
 static void
@@ -234,6 +241,7 @@ after_work_cb(uv_work_t *req, int status)
 		in->paused = false;
 		server_pause(in->server, false);
 	}
+	apply_reload(in);
 	start_batch(in);
 	maybe_closed(in);
 }
@@ -301,13 +309,47 @@ ingest_new(uv_loop_t *loop, sqlite3 *db, const struct collector_conf *conf,
 	in->conf = conf;
 	in->w = db_writer_new(db);
 	in->ae = alerts_new(db, conf, cal, time_now_ms());
-	in->batch = xcalloc((size_t)conf->batch_max, sizeof(*in->batch));
+	in->batch_cap = (size_t)conf->batch_max;
+	in->batch = xcalloc(in->batch_cap, sizeof(*in->batch));
 	uv_timer_init(loop, &in->retry);
 	uv_timer_init(loop, &in->tick);
 	in->retry.data = in->tick.data = in;
 	in->handles = 2;
 	uv_timer_start(&in->tick, on_tick, TICK_MS, TICK_MS);
 	return in;
+}
+
+/* Between batches: the worker sees the new settings from its next one. */
+static void
+apply_reload(struct ingest *in)
+{
+	void (*cb)(void *) = in->reload_cb;
+
+	if (in->busy || in->new_conf == NULL)
+		return;
+	in->conf = in->new_conf;
+	alerts_set_conf(in->ae, in->new_conf, in->new_cal);
+	if ((size_t)in->conf->batch_max > in->batch_cap) {
+		in->batch_cap = (size_t)in->conf->batch_max;
+		in->batch = xreallocarray(in->batch, in->batch_cap,
+		    sizeof(*in->batch));
+	}
+	in->new_conf = NULL;
+	in->new_cal = NULL;
+	in->reload_cb = NULL;
+	if (cb)
+		cb(in->reload_arg);
+}
+
+void
+ingest_reload(struct ingest *in, const struct collector_conf *conf,
+    const struct calendar *cal, void (*applied)(void *), void *arg)
+{
+	in->new_conf = conf;
+	in->new_cal = cal;
+	in->reload_cb = applied;
+	in->reload_arg = arg;
+	apply_reload(in);
 }
 
 void

@@ -5,9 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "collector.h"
 #include "schoolnet/calendar.h"
 #include "schoolnet/log.h"
+#include "schoolnet/mem.h"
 #include "schoolnet/version.h"
 
 struct collector {
@@ -19,6 +22,10 @@ struct collector {
 	struct server *server;
 	struct outbox *outbox;
 	struct calendar *cal;
+	struct collector_conf *active;	/* in use; &conf until a reload */
+	struct collector_conf *old_conf; /* being replaced by a reload */
+	struct calendar *old_cal;
+	uv_signal_t sighup;
 	uv_signal_t sigint, sigterm;
 	bool stopping;
 };
@@ -77,6 +84,7 @@ on_outbox_closed(void *arg)
 
 	uv_close((uv_handle_t *)&c->sigint, NULL);
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
+	uv_close((uv_handle_t *)&c->sighup, NULL);
 }
 
 /* The writer has drained: now stop the notifier, then the signals. */
@@ -96,6 +104,7 @@ on_signal(uv_signal_t *s, int signum)
 	if (c->stopping)
 		return;
 	c->stopping = true;
+	sd_notify(0, "STOPPING=1");
 	log_info("signal %d: shutting down, %zu reports still to write",
 	    signum, ingest_queued(c->ingest));
 	server_close(c->server);
@@ -104,20 +113,113 @@ on_signal(uv_signal_t *s, int signum)
 
 /* The school calendar of [policy] calendar, or the built-in hours. */
 static int
+calendar_of(const struct collector_conf *conf, struct calendar **out,
+    struct cfg_err *err)
+{
+	memset(err, 0, sizeof(*err)); /* calendar_load appends to it */
+	if (conf->policy.calendar[0] == '\0') {
+		*out = calendar_default();
+		return 0;
+	}
+	return calendar_load(conf->policy.calendar, out, err);
+}
+
+static int
 load_calendar(struct collector *c)
 {
 	struct cfg_err err;
 
-	memset(&err, 0, sizeof(err)); /* calendar_load appends to it */
-	if (c->conf.policy.calendar[0] == '\0') {
-		c->cal = calendar_default();
-		return 0;
-	}
-	if (calendar_load(c->conf.policy.calendar, &c->cal, &err) != 0) {
+	if (calendar_of(&c->conf, &c->cal, &err) != 0) {
 		fputs(err.text, stderr);
 		return -1;
 	}
 	return 0;
+}
+
+static void
+conf_release(struct collector *c, struct collector_conf *conf)
+{
+	collector_conf_free(conf);
+	if (conf != &c->conf)
+		free(conf);
+}
+
+static void
+on_reloaded(void *arg)
+{
+	struct collector *c = arg;
+
+	conf_release(c, c->old_conf);
+	calendar_free(c->old_cal);
+	c->old_conf = NULL;
+	c->old_cal = NULL;
+	log_info("reload: applied");
+}
+
+/* Keep what only a restart can change, and say so. */
+static void
+keep_restart_only(const struct collector_conf *old, struct collector_conf *nc)
+{
+	if (memcmp(&old->listen, &nc->listen, sizeof(nc->listen)) ||
+	    strcmp(old->database, nc->database) || old->tls != nc->tls ||
+	    strcmp(old->tls_cert, nc->tls_cert) ||
+	    strcmp(old->tls_key, nc->tls_key) ||
+	    strcmp(old->tls_ca, nc->tls_ca) ||
+	    memcmp(&old->smtp, &nc->smtp, sizeof(nc->smtp)))
+		log_warnx("reload: listen, database, tls and [smtp] change "
+			  "only with a restart; keeping the running ones");
+	nc->listen = old->listen;
+	memcpy(nc->database, old->database, sizeof(nc->database));
+	nc->tls = old->tls;
+	memcpy(nc->tls_cert, old->tls_cert, sizeof(nc->tls_cert));
+	memcpy(nc->tls_key, old->tls_key, sizeof(nc->tls_key));
+	memcpy(nc->tls_ca, old->tls_ca, sizeof(nc->tls_ca));
+	nc->smtp = old->smtp;
+}
+
+/*
+ * SIGHUP: read the config and the calendar again. Targets, alert
+ * settings, receivers, the calendar and connection limits take effect
+ * from the writer's next batch; a file with errors changes nothing.
+ */
+static void
+on_sighup(uv_signal_t *sig, int signum)
+{
+	struct collector *c = sig->data;
+	struct collector_conf *nc;
+	struct calendar *ncal;
+	struct cfg_err err;
+
+	(void)signum;
+	sd_notify(0, "RELOADING=1");
+	if (c->old_conf) {
+		log_warnx("reload: the previous one is still being applied");
+		sd_notify(0, "READY=1");
+		return;
+	}
+	nc = xcalloc(1, sizeof(*nc));
+	if (collector_conf_load(c->conf.path, nc, &err) != 0 ||
+	    calendar_of(nc, &ncal, &err) != 0) {
+		for (char *line = strtok(err.text, "\n"); line;
+		     line = strtok(NULL, "\n"))
+			log_warnx("reload: %s", line);
+		log_warnx("reload: refused; the running configuration stays");
+		conf_release(c, nc);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	keep_restart_only(c->active, nc);
+	c->old_conf = c->active;
+	c->old_cal = c->cal;
+	c->active = nc;
+	c->cal = ncal;
+	server_set_conf(c->server, nc);
+	outbox_set_conf(c->outbox, nc);
+	log_info("reload: %s read; %zu receivers, calendar %s", nc->path,
+	    nc->n_receivers,
+	    nc->policy.calendar[0] ? calendar_name(ncal) : "built in");
+	ingest_reload(c->ingest, nc, ncal, on_reloaded, c);
+	sd_notify(0, "READY=1");
 }
 
 static int
@@ -144,17 +246,27 @@ cmd_serve(struct collector *c)
 	ingest_set_outbox(c->ingest, c->outbox);
 	if (server_start(c->server) != 0)
 		fatalx("cannot listen for agents");
+	c->active = &c->conf;
 	uv_signal_init(&c->loop, &c->sigint);
 	uv_signal_init(&c->loop, &c->sigterm);
-	c->sigint.data = c->sigterm.data = c;
+	uv_signal_init(&c->loop, &c->sighup);
+	c->sigint.data = c->sigterm.data = c->sighup.data = c;
 	uv_signal_start(&c->sigint, on_signal, SIGINT);
 	uv_signal_start(&c->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&c->sighup, on_sighup, SIGHUP);
 	log_info("schoolnet-collector %s: database %s (%zu agents known)",
 	    SCHOOLNET_VERSION, c->conf.database, agents_count(c->agents));
+	/* Under systemd (Type=notify): listening, ready for agents. */
+	sd_notify(0, "READY=1");
 	uv_run(&c->loop, UV_RUN_DEFAULT);
 	sqlite3_close(c->db);
 	agents_free(c->agents);
 	calendar_free(c->cal);
+	if (c->old_conf) /* a reload still pending at shutdown */
+		conf_release(c, c->old_conf);
+	calendar_free(c->old_cal);
+	if (c->active != &c->conf)
+		conf_release(c, c->active);
 	log_info("stopped");
 	return 0;
 }

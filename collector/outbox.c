@@ -122,6 +122,12 @@ on_notifier_closed(void *arg)
 }
 
 void
+outbox_set_conf(struct outbox *o, const struct collector_conf *conf)
+{
+	o->conf = conf;
+}
+
+void
 outbox_close(struct outbox *o, void (*cb)(void *), void *arg)
 {
 	o->close_cb = cb;

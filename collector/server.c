@@ -692,6 +692,12 @@ server_tls(struct server *s)
 	return 0;
 }
 
+void
+server_set_conf(struct server *s, const struct collector_conf *conf)
+{
+	s->conf = conf;
+}
+
 int
 server_start(struct server *s)
 {

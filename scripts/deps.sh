@@ -8,7 +8,7 @@ packages=(
   # build
   gcc make cmake pkg-config
   libsnmp-dev libuv1-dev libcurl4-openssl-dev libsqlite3-dev
-  libjansson-dev libinih-dev libcriterion-dev libcsv-dev libssl-dev
+  libjansson-dev libinih-dev libcriterion-dev libcsv-dev libssl-dev libsystemd-dev
   # tests and demo: real SNMP agents, tools, python for the harness
   snmpsim snmpd snmp sqlite3 python3 procps
   # alert receivers in tests: a real SMTP server
