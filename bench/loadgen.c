@@ -40,6 +40,7 @@
 #include <sqlite3.h>
 
 #include "schoolnet/buf.h"
+#include "schoolnet/tls.h"
 #include "schoolnet/wire.h"
 
 #define N_IFS 52		/* 48 access ports, 2 uplinks, Vlanif1, NULL0 */
@@ -330,7 +331,57 @@ struct conn {
 	struct sim_switch sw;
 	double *sent_at;	/* per seq, for ACK latency */
 	uint64_t acks;
+	/* --psk-file: TLS 1.3 with this agent's enrolled key */
+	struct tls_ctx *tctx;
+	struct tls *tls;
+	struct buf plain;	/* frames waiting for the handshake */
 };
+
+/* --psk-file F: line i is "IDENTITY HEXKEY" for agent i+1 (school bNNNN). */
+static char (*psk_ids)[TLS_IDENTITY_MAX + 1];
+static char (*psk_keys)[2 * TLS_PSK_MAX + 1];
+static unsigned n_psk;
+
+static int
+load_psk_file(const char *path)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL) {
+		fprintf(stderr, "loadgen: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char id[TLS_IDENTITY_MAX + 1], key[2 * TLS_PSK_MAX + 1];
+
+		if (sscanf(line, "%127s %128s", id, key) != 2)
+			continue;
+		psk_ids = realloc(psk_ids, (n_psk + 1) * sizeof(*psk_ids));
+		psk_keys = realloc(psk_keys, (n_psk + 1) * sizeof(*psk_keys));
+		if (!psk_ids || !psk_keys) {
+			fclose(f);
+			return -1;
+		}
+		memcpy(psk_ids[n_psk], id, sizeof(id));
+		memcpy(psk_keys[n_psk], key, sizeof(key));
+		n_psk++;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* TLS: frames in plain go out encrypted once the handshake is done. */
+static int
+conn_tls_pump(struct conn *c)
+{
+	if (tls_handshake_done(c->tls) && c->plain.len > 0) {
+		if (tls_write(c->tls, c->plain.data, c->plain.len) != 0)
+			return -1;
+		buf_reset(&c->plain);
+	}
+	return tls_take_output(c->tls, &c->out);
+}
 
 struct lg {
 	unsigned n, m, window;
@@ -375,7 +426,11 @@ conn_queue(struct conn *c, int (*enc)(struct buf *, const void *),
 		buf_reset(&c->out);
 		c->out_off = 0;
 	}
-	return enc(&c->out, msg);
+	if (c->tls == NULL)
+		return enc(&c->out, msg);
+	if (enc(&c->plain, msg) != 0)
+		return -1;
+	return conn_tls_pump(c);
 }
 
 static int
@@ -529,6 +584,8 @@ conn_frame(struct lg *g, struct conn *c, const struct wire_header *h,
 	}
 }
 
+static uint8_t raw_in[65536];
+
 static void
 conn_read(struct lg *g, struct conn *c)
 {
@@ -543,6 +600,8 @@ conn_read(struct lg *g, struct conn *c)
 			conn_failf(g, c, "receive buffer full");
 			return;
 		}
+		if (c->tls)
+			p = raw_in; /* ciphertext lands here first */
 		n = read(c->fd, p, 65536);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -556,7 +615,13 @@ conn_read(struct lg *g, struct conn *c)
 			conn_failf(g, c, "collector closed the connection");
 			return;
 		}
-		buf_commit(&c->in, (size_t)n);
+		if (c->tls == NULL) {
+			buf_commit(&c->in, (size_t)n);
+		} else if (tls_feed(c->tls, p, (size_t)n) != 0 ||
+		    tls_read(c->tls, &c->in) != 0 || conn_tls_pump(c) != 0) {
+			conn_failf(g, c, "TLS: %s", tls_error(c->tls));
+			return;
+		}
 		while (c->fd >= 0 &&
 		    (rc = wire_frame_next(&c->in, &h, &payload)) != 0) {
 			if (rc < 0) {
@@ -604,6 +669,25 @@ conn_connected(struct lg *g, struct conn *c)
 	if (err != 0) {
 		conn_failf(g, c, "connect: %s", strerror(err));
 		return;
+	}
+	if (c->agent <= n_psk) {
+		uint8_t key[TLS_PSK_MAX];
+		char why[256];
+		int klen = tls_hex_decode(psk_keys[c->agent - 1], key,
+		    sizeof(key));
+
+		if (klen <= 0 || (c->tctx = tls_ctx_client_psk(
+				      psk_ids[c->agent - 1], key, (size_t)klen,
+				      why)) == NULL ||
+		    (c->tls = tls_new(c->tctx, false, c, NULL)) == NULL) {
+			conn_failf(g, c, "cannot start TLS");
+			return;
+		}
+		buf_init(&c->plain, OUT_HIGH + 2 * WIRE_MAX_FRAME);
+		if (conn_tls_pump(c) != 0) { /* the ClientHello */
+			conn_failf(g, c, "TLS: %s", tls_error(c->tls));
+			return;
+		}
 	}
 	memset(&hello, 0, sizeof(hello));
 	hello.proto = WIRE_VERSION;
@@ -1269,6 +1353,8 @@ usage(FILE *f)
 	    "                       raw mode: write runs of W reports per agent\n"
 	    "  -t, --timeout S      give up after S seconds (default 300)\n"
 	    "      --raw-sqlite F   write to the new SQLite file F instead\n"
+	    "      --psk-file F     TLS 1.3: line i is 'IDENTITY HEXKEY' of agent\n"
+	    "                       i (school b000i), as 'enroll' prints them\n"
 	    "      --pragma SQL     (raw) run SQL after the collector's pragmas,\n"
 	    "                       e.g. 'PRAGMA cache_size = -65536'\n"
 	    "  -h, --help           this help\n");
@@ -1291,7 +1377,7 @@ parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_RAW = 256, OPT_PRAGMA };
+	enum { OPT_RAW = 256, OPT_PRAGMA, OPT_PSK };
 	static const struct option longopts[] = {
 	    {"connections", required_argument, NULL, 'n'},
 	    {"reports", required_argument, NULL, 'm'},
@@ -1299,6 +1385,7 @@ main(int argc, char **argv)
 	    {"timeout", required_argument, NULL, 't'},
 	    {"raw-sqlite", required_argument, NULL, OPT_RAW},
 	    {"pragma", required_argument, NULL, OPT_PRAGMA},
+	    {"psk-file", required_argument, NULL, OPT_PSK},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	unsigned n = 50, m = 200, w = 64, timeout = 300;
@@ -1329,6 +1416,10 @@ main(int argc, char **argv)
 			break;
 		case OPT_PRAGMA:
 			pragma = optarg;
+			break;
+		case OPT_PSK:
+			if (load_psk_file(optarg) != 0)
+				return 1;
 			break;
 		case 'h':
 			usage(stdout);

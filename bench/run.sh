@@ -307,3 +307,7 @@ echo "  same $(nproc) cores and used $lg of CPU."
 echo
 echo "  DESIGN.md scale: a county (300 schools x 50 ports / min) is 250 samples/s;"
 echo "  a province (~20k schools) ~17k samples/s."
+
+echo
+say "TLS: ingest with TLS 1.3 (per-agent keys) against plaintext"
+"$REPO/bench/tls_bench.sh" "$BUILD" 3
