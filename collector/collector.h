@@ -120,6 +120,7 @@ struct server;
 struct agent_state {
 	char name[WIRE_NAME_MAX + 1];
 	char school[WIRE_NAME_MAX + 1];
+	char software[WIRE_NAME_MAX + 1]; /* from its HELLO */
 	uint64_t epoch;		/* of the current (or last) connection */
 	uint64_t acked_seq;	/* highest committed seq of that epoch */
 	struct conn *conn;	/* current connection, or NULL */

@@ -54,7 +54,7 @@ static const struct cfg_key collector_keys[] = {
     {.name = "tls_ca", .type = CFG_PATH, C(tls_ca), .def = "",
 	.help = "tls = cert: the CA that signs agents' certificates (CN = school code)"},
     {.name = "rate_limit", .type = CFG_INT, C(rate_limit), .min = 1,
-	.max = 1000000, .def = "100",
+	.max = 1000000, .def = "500",
 	.help = "reports per second per agent (bursts of twice that); faster agents are slowed, not cut"},
     {.name = NULL},
 };

@@ -297,7 +297,7 @@ static const char *const writer_sql[ST_COUNT] = {
     [ST_AGENT_ADD] = "INSERT INTO agents(name, school, first_seen)"
 		     " VALUES(?, ?, ?)",
     [ST_AGENT_SEQ] = "UPDATE agents SET epoch = ?, last_seq = ?, school = ?,"
-		     " peer = ?, last_seen = ? WHERE id = ?",
+		     " peer = ?, last_seen = ?, software = ? WHERE id = ?",
     [ST_SWITCH_GET] = "SELECT id FROM switches WHERE agent_id = ? AND name = ?",
     [ST_SWITCH_ADD] = "INSERT INTO switches(agent_id, name) VALUES(?, ?)",
     [ST_SWITCH_SET] = "UPDATE switches SET address = ?, status = ?,"
@@ -627,7 +627,8 @@ db_store_report(struct db_writer *w, struct agent_state *ag,
 	sqlite3_bind_text(st, 3, ag->school, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, peer, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)rep->t_ms);
-	sqlite3_bind_int64(st, 6, ag->w_id);
+	sqlite3_bind_text(st, 6, ag->software, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 7, ag->w_id);
 	if (step_done(st) != 0)
 		return -1;
 	return 1;

@@ -210,6 +210,10 @@ conn_fail(struct conn *c, enum wire_error_code code, const char *fmt, ...)
 	log_warnx("peer %s%s%s: %s; closing", c->peer,
 	    c->ag ? " agent " : "", c->ag ? c->ag->name : "", e.message);
 	uv_read_stop((uv_stream_t *)&c->tcp);
+	if (c->tls && !tls_handshake_done(c->tls)) {
+		conn_close(c, NULL); /* no channel to say why on */
+		return;
+	}
 	buf_init(&frame, WIRE_MAX_FRAME);
 	if (wire_encode_error(&frame, &e) == 0 && conn_write(c, &frame) == 0) {
 		c->shutdown_req.data = c;
@@ -291,6 +295,7 @@ handle_hello(struct conn *c, const uint8_t *p, size_t len)
 		log_warnx("agent %s now reports school %s (was %s)", h.agent,
 		    h.school, ag->school);
 	snprintf(ag->school, sizeof(ag->school), "%s", h.school);
+	snprintf(ag->software, sizeof(ag->software), "%s", h.software);
 	if (h.epoch != ag->epoch) {
 		if (ag->epoch)
 			log_info("agent %s: new sequence space (spool "
@@ -467,7 +472,10 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 		if (c->closing || c->failing)
 			return;
 	}
-	if (c->in.len > 0 && c->partial_since == 0)
+	/* Ciphertext that made no whole frame yet (a record still coming in
+	 * after the handshake) runs the read_timeout clock too. */
+	if ((c->in.len > 0 || tls_handshake_done(c->tls)) &&
+	    c->partial_since == 0)
 		c->partial_since = uv_now(c->s->loop);
 	return;
 tls_failed:
