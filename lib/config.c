@@ -388,7 +388,10 @@ parse_value(const struct cfg_key *k, const char *v, void *obj, char *why,
 			    "not valid UTF-8 or has control characters");
 			return -1;
 		}
-		if (k->type == CFG_PATH && *v == '\0') {
+		/* An optional file (default "") may stay empty: that is how
+		 * --print-config writes it, and it must load again. */
+		if (k->type == CFG_PATH && *v == '\0' &&
+		    !(k->def && *k->def == '\0')) {
 			snprintf(why, whysize, "empty file name");
 			return -1;
 		}

@@ -33,6 +33,9 @@ log_get_level(void)
 	return log_level;
 }
 
+static void vlog(enum log_level level, int errnum, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
+
 static void
 vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
 {

@@ -20,4 +20,6 @@ for variant in release asan; do
     status=1
   fi
 done
+echo "=== fuzz (${SCHOOLNET_FUZZ_SECONDS:-20} s per target)"
+scripts/fuzz.sh "${SCHOOLNET_FUZZ_SECONDS:-20}" || status=1
 exit $status

@@ -1,0 +1,498 @@
+/* make_seeds.c: write the fuzz_wire seed corpus with the real encoders. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schoolnet/buf.h"
+#include "schoolnet/mem.h"
+#include "schoolnet/wire.h"
+
+/*
+ * Usage: make_seeds DIR. Each file is what one connection might carry:
+ * single frames of every type, a whole agent session, and edge cases
+ * (strings at their caps, Chinese labels, a report without interfaces).
+ * Every frame is decoded again here, so a seed is never silently invalid.
+ *
+ * A few seeds are one byte too long on purpose (NAME-trailing): a message
+ * whose last string is at its cap, followed by fields that would also read
+ * as text, and one byte more. Such a payload is refused (trailing bytes),
+ * but one changed length (cap + 1) makes it decode if the string's cap is
+ * checked one off: length-prefixed fields are otherwise hard to reach for
+ * a mutation fuzzer, which would have to change a length and add a byte.
+ */
+
+static const char *seed_dir;
+static int seed_count;
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "make_seeds: %s\n", what);
+	exit(1);
+}
+
+static void
+seed_write(const char *name, const struct buf *b)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", seed_dir, name);
+	if ((f = fopen(path, "wb")) == NULL) {
+		fprintf(stderr, "make_seeds: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	if (b->len && fwrite(b->data, 1, b->len, f) != b->len)
+		die("short write");
+	if (fclose(f) != 0)
+		die("close failed");
+	seed_count++;
+}
+
+/* Decode a payload as type says; PING and PONG must be empty. */
+static int
+decode_as(int type, const uint8_t *p, size_t len)
+{
+	union {
+		struct wire_hello hello;
+		struct wire_welcome welcome;
+		struct wire_ack ack;
+		struct wire_error error;
+		struct wire_report report;
+	} m;
+	int rc;
+
+	switch (type) {
+	case WIRE_HELLO:
+		return wire_decode_hello(p, len, &m.hello);
+	case WIRE_WELCOME:
+		return wire_decode_welcome(p, len, &m.welcome);
+	case WIRE_ACK:
+		return wire_decode_ack(p, len, &m.ack);
+	case WIRE_ERROR:
+		return wire_decode_error(p, len, &m.error);
+	case WIRE_REPORT:
+		if ((rc = wire_decode_report(p, len, &m.report)) == WIRE_OK)
+			wire_report_free(&m.report);
+		return rc;
+	}
+	return len == 0 ? WIRE_OK : WIRE_ETRAILING;
+}
+
+/* Every frame in b must parse and decode as its type says. */
+static void
+seed_check(const struct buf *b)
+{
+	struct buf rest;
+	struct wire_header h;
+	const uint8_t *p;
+	int rc;
+
+	buf_init(&rest, WIRE_MAX_FRAME * 4);
+	if (buf_add(&rest, b->data, b->len) != 0)
+		die("seed too big");
+	while (rest.len > 0) {
+		if (wire_frame_next(&rest, &h, &p) != 1)
+			die("seed frame does not parse");
+		if ((rc = decode_as(h.type, p, h.length)) != WIRE_OK) {
+			fprintf(stderr, "make_seeds: %s frame: %s\n",
+			    wire_type_name(h.type), wire_strerror(rc));
+			exit(1);
+		}
+		buf_consume(&rest, WIRE_HEADER_LEN + h.length);
+	}
+	buf_free(&rest);
+}
+
+static void
+hello(struct buf *b, const char *agent, const char *school, uint64_t epoch)
+{
+	struct wire_hello m;
+
+	memset(&m, 0, sizeof(m));
+	m.proto = WIRE_VERSION;
+	snprintf(m.agent, sizeof(m.agent), "%s", agent);
+	snprintf(m.school, sizeof(m.school), "%s", school);
+	snprintf(m.software, sizeof(m.software), "schoolnet-agent 0.1.0");
+	m.epoch = epoch;
+	if (wire_encode_hello(b, &m) != 0)
+		die("encode hello");
+}
+
+static void
+welcome(struct buf *b, uint64_t epoch, uint64_t acked)
+{
+	struct wire_welcome m = {epoch, acked, UINT64_C(1767225600000)};
+
+	if (wire_encode_welcome(b, &m) != 0)
+		die("encode welcome");
+}
+
+static void
+ack(struct buf *b, uint64_t epoch, uint64_t seq)
+{
+	struct wire_ack m = {epoch, seq};
+
+	if (wire_encode_ack(b, &m) != 0)
+		die("encode ack");
+}
+
+static void
+error(struct buf *b, uint16_t code, const char *text)
+{
+	struct wire_error m;
+
+	memset(&m, 0, sizeof(m));
+	m.code = code;
+	snprintf(m.message, sizeof(m.message), "%s", text);
+	if (wire_encode_error(b, &m) != 0)
+		die("encode error");
+}
+
+static void
+empty(struct buf *b, enum wire_type type)
+{
+	if (wire_encode_empty(b, type) != 0)
+		die("encode empty");
+}
+
+/* A report of n_if ports of an access switch, as sample.c builds one. */
+static void
+report(struct buf *b, uint64_t seq, uint32_t n_if, int status, const char *sw)
+{
+	static const uint32_t speeds[] = {1000, 100, 10, 0};
+	struct wire_report m;
+
+	memset(&m, 0, sizeof(m));
+	m.seq = seq;
+	m.epoch = UINT64_C(0x5eed5eed00000001);
+	m.t_ms = UINT64_C(1767225600000) + seq * 60000;
+	m.duration_ms = 420;
+	m.interval_ms = seq > 1 ? 60000 : 0;
+	m.poll_interval_s = 60;
+	m.sys_uptime = 123456789;
+	m.pdus = 3 + n_if / 10;
+	m.status = (uint8_t)status;
+	m.flags = seq == 7 ? WIRE_REPORT_REBOOTED : 0;
+	snprintf(m.switch_name, sizeof(m.switch_name), "%s", sw);
+	snprintf(m.address, sizeof(m.address), "%s",
+	    status == WIRE_POLL_OK ? "10.17.0.2:161" : "[fe80::2%eth0]:161");
+	if (status == WIRE_POLL_TIMEOUT)
+		snprintf(m.error, sizeof(m.error),
+		    "no answer from udp:10.17.0.2:161 (2 s x 3 tries)");
+	else if (status == WIRE_POLL_ERROR)
+		snprintf(m.error, sizeof(m.error), "authorizationError");
+	m.n_if = n_if;
+	m.ifs = n_if ? xcalloc(n_if, sizeof(*m.ifs)) : NULL;
+	for (uint32_t i = 0; i < n_if; i++) {
+		struct wire_if *f = &m.ifs[i];
+
+		f->if_index = i + 1;
+		f->if_type = i + 1 == n_if ? 136 : 6;
+		f->admin = 1;
+		f->oper = i % 5 == 3 ? 2 : 1;
+		f->duplex = i % 7 == 5 ? WIRE_DUPLEX_HALF : WIRE_DUPLEX_FULL;
+		f->flags = WIRE_IF_RATES | (i % 2 ? WIRE_IF_HC : 0);
+		f->speed_mbps = speeds[i % 4];
+		snprintf(f->name, sizeof(f->name), "GE0/0/%u", i + 1);
+		snprintf(
+		    f->descr, sizeof(f->descr), "GigabitEthernet0/0/%u", i + 1);
+		snprintf(f->alias, sizeof(f->alias), "%s",
+		    i == 0      ? "uplink 出口"
+		        : i % 3 ? "三年级2班"
+		                : "录播室");
+		f->in_octets = UINT64_C(1) << (i % 40);
+		f->out_octets = UINT64_C(0xffffffff) + i;
+		f->in_errors = i % 11 == 0 ? 17 : 0;
+		f->out_errors = 0;
+		f->in_discards = i;
+		f->out_discards = i * 2;
+	}
+	if (wire_encode_report(b, &m) != 0)
+		die("encode report");
+	wire_report_free(&m);
+}
+
+/* The frames fill writes, as NAME; a single frame's payload also bare, as
+ * NAME.payload (fuzz_wire hands its whole input to every decoder too). */
+static void
+emit(const char *name, void (*fill)(struct buf *))
+{
+	struct buf b;
+	struct wire_header h;
+	const uint8_t *p;
+	char bare[256];
+
+	buf_init(&b, WIRE_MAX_FRAME * 4);
+	fill(&b);
+	seed_check(&b);
+	seed_write(name, &b);
+	if (wire_frame_next(&b, &h, &p) == 1 &&
+	    b.len == WIRE_HEADER_LEN + h.length && h.length > 0) {
+		buf_consume(&b, WIRE_HEADER_LEN);
+		snprintf(bare, sizeof(bare), "%s.payload", name);
+		seed_write(bare, &b);
+	}
+	buf_free(&b);
+}
+
+static void
+s_hello(struct buf *b)
+{
+	hello(b, "xa017-agent", "XA-017", UINT64_C(0x5eed5eed00000001));
+}
+
+/* Every string at its cap: 21 three-byte characters, and ASCII. */
+static void
+s_hello_caps(struct buf *b)
+{
+	struct wire_hello m;
+
+	memset(&m, 0, sizeof(m));
+	m.proto = WIRE_VERSION;
+	for (int i = 0; i < 21; i++)
+		strcat(m.agent, "校");
+	for (int i = 0; i < WIRE_NAME_MAX; i++)
+		m.school[i] = i < 2 ? "S-"[i] : (char)('0' + i % 10);
+	snprintf(m.software, sizeof(m.software), "%-*s", WIRE_NAME_MAX,
+	    "schoolnet-agent 0.1.0 (debian 12; x86_64; net-snmp 5.9.3)");
+	m.epoch = UINT64_MAX;
+	if (strlen(m.agent) != WIRE_NAME_MAX ||
+	    strlen(m.school) != WIRE_NAME_MAX ||
+	    strlen(m.software) != WIRE_NAME_MAX)
+		die("hello-caps: a string is not at its cap");
+	if (wire_encode_hello(b, &m) != 0)
+		die("encode hello");
+}
+
+static void
+s_welcome(struct buf *b)
+{
+	welcome(b, UINT64_C(0x5eed5eed00000001), 41);
+}
+
+static void
+s_ack(struct buf *b)
+{
+	ack(b, UINT64_C(0x5eed5eed00000001), 42);
+}
+
+static void
+s_error(struct buf *b)
+{
+	error(b, WIRE_ERR_AUTH, "unknown school XA-999 (not in the inventory)");
+}
+
+static void
+s_error_busy(struct buf *b)
+{
+	error(b, WIRE_ERR_BUSY, "collector at capacity: retry in 30 s");
+}
+
+static void
+s_error_caps(struct buf *b)
+{
+	char text[WIRE_TEXT_MAX + 1] = "";
+
+	for (int i = 0; i < 85; i++)
+		strcat(text, "录");
+	error(b, WIRE_ERR_INTERNAL, text);
+}
+
+/* A report whose every string is at its cap. */
+static void
+s_report_caps(struct buf *b)
+{
+	struct wire_report m;
+	struct wire_if f;
+
+	memset(&m, 0, sizeof(m));
+	memset(&f, 0, sizeof(f));
+	m.seq = 1;
+	m.epoch = 1;
+	memset(m.switch_name, 'S', WIRE_NAME_MAX);
+	memset(m.address, 'a', WIRE_ADDR_MAX);
+	memset(m.error, 'e', WIRE_TEXT_MAX);
+	f.if_index = UINT32_MAX;
+	f.admin = 3;
+	f.oper = 7;
+	f.duplex = WIRE_DUPLEX_FULL;
+	memset(f.name, 'n', WIRE_TEXT_MAX);
+	memset(f.descr, 'd', WIRE_TEXT_MAX);
+	memset(f.alias, 'A', WIRE_ALIAS_MAX);
+	m.n_if = 1;
+	m.ifs = &f;
+	if (wire_encode_report(b, &m) != 0)
+		die("encode report");
+}
+
+/* A hello whose software string is at its cap and whose epoch reads as
+ * text ("EPOCH-42"). */
+static void
+s_hello_text_epoch(struct buf *b)
+{
+	struct wire_hello m;
+
+	memset(&m, 0, sizeof(m));
+	m.proto = WIRE_VERSION;
+	snprintf(m.agent, sizeof(m.agent), "xa017-agent");
+	snprintf(m.school, sizeof(m.school), "XA-017");
+	memset(m.software, 'v', WIRE_NAME_MAX);
+	m.epoch = UINT64_C(0x45504f43482d3432); /* "EPOCH-42" */
+	if (wire_encode_hello(b, &m) != 0)
+		die("encode hello");
+}
+
+static void
+s_error_ascii_caps(struct buf *b)
+{
+	char text[WIRE_TEXT_MAX + 1];
+
+	memset(text, 'x', WIRE_TEXT_MAX);
+	text[WIRE_TEXT_MAX] = '\0';
+	error(b, WIRE_ERR_PROTOCOL, text);
+}
+
+/* One interface whose alias is at its cap and whose counters read as text. */
+static void
+s_report_text_counters(struct buf *b)
+{
+	struct wire_report m;
+	struct wire_if f;
+
+	memset(&m, 0, sizeof(m));
+	memset(&f, 0, sizeof(f));
+	m.seq = 9;
+	m.epoch = 1;
+	snprintf(m.switch_name, sizeof(m.switch_name), "access1");
+	f.if_index = 1;
+	f.admin = 1;
+	f.oper = 1;
+	f.duplex = WIRE_DUPLEX_FULL;
+	f.speed_mbps = 100;
+	snprintf(f.name, sizeof(f.name), "GE0/0/1");
+	memset(f.alias, 'a', WIRE_ALIAS_MAX);
+	f.in_octets = f.out_octets = f.in_errors = UINT64_C(0x3031323334353637);
+	f.out_errors = f.in_discards = UINT64_C(0x3031323334353637);
+	f.out_discards = UINT64_C(0x3031323334353637);
+	m.n_if = 1;
+	m.ifs = &f;
+	if (wire_encode_report(b, &m) != 0)
+		die("encode report");
+}
+
+static void
+s_ping_pong(struct buf *b)
+{
+	empty(b, WIRE_PING);
+	empty(b, WIRE_PONG);
+}
+
+static void
+s_report_small(struct buf *b)
+{
+	report(b, 1, 3, WIRE_POLL_OK, "access1");
+}
+
+static void
+s_report_empty(struct buf *b)
+{
+	report(b, 2, 0, WIRE_POLL_TIMEOUT, "core");
+}
+
+static void
+s_report_error(struct buf *b)
+{
+	report(b, 3, 0, WIRE_POLL_ERROR, "access-3");
+}
+
+static void
+s_report_48(struct buf *b)
+{
+	report(b, 7, 48, WIRE_POLL_OK, "access_2.north");
+}
+
+/* What an agent sends on a fresh connection, and the collector's answers. */
+static void
+s_agent_session(struct buf *b)
+{
+	s_hello(b);
+	for (uint64_t seq = 42; seq < 45; seq++)
+		report(b, seq, 4, WIRE_POLL_OK, "access1");
+	empty(b, WIRE_PING);
+}
+
+static void
+s_collector_session(struct buf *b)
+{
+	s_welcome(b);
+	ack(b, UINT64_C(0x5eed5eed00000001), 43);
+	empty(b, WIRE_PONG);
+	ack(b, UINT64_C(0x5eed5eed00000001), 44);
+	error(b, WIRE_ERR_PROTOCOL, "malformed frame");
+}
+
+/* The single frame fill writes, one byte ('z') too long, as NAME and as
+ * NAME.payload; it must be refused for exactly that. */
+static void
+emit_trailing(const char *name, void (*fill)(struct buf *))
+{
+	struct buf b;
+	struct wire_header h;
+	const uint8_t *p;
+	char bare[256];
+	uint32_t len;
+
+	buf_init(&b, WIRE_MAX_FRAME * 4);
+	fill(&b);
+	if (buf_add(&b, "z", 1) != 0)
+		die("buf_add");
+	len = (uint32_t)(b.len - WIRE_HEADER_LEN);
+	b.data[4] = (uint8_t)(len >> 24);
+	b.data[5] = (uint8_t)(len >> 16);
+	b.data[6] = (uint8_t)(len >> 8);
+	b.data[7] = (uint8_t)len;
+	if (wire_frame_next(&b, &h, &p) != 1)
+		die("trailing seed does not parse");
+	if (decode_as(h.type, p, h.length) != WIRE_ETRAILING)
+		die("trailing seed is not refused for its last byte");
+	seed_write(name, &b);
+	buf_consume(&b, WIRE_HEADER_LEN);
+	snprintf(bare, sizeof(bare), "%s.payload", name);
+	seed_write(bare, &b);
+	buf_free(&b);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: make_seeds DIR\n");
+		return 2;
+	}
+	seed_dir = argv[1];
+	emit("hello", s_hello);
+	emit("hello-caps", s_hello_caps);
+	emit("welcome", s_welcome);
+	emit("ack", s_ack);
+	emit("error-auth", s_error);
+	emit("error-busy", s_error_busy);
+	emit("error-caps", s_error_caps);
+	emit("ping-pong", s_ping_pong);
+	emit("report-3-ports", s_report_small);
+	emit("report-timeout", s_report_empty);
+	emit("report-error", s_report_error);
+	emit("report-48-ports", s_report_48);
+	emit("report-caps", s_report_caps);
+	emit("agent-session", s_agent_session);
+	emit("collector-session", s_collector_session);
+	emit("hello-text-epoch", s_hello_text_epoch);
+	emit("error-ascii-caps", s_error_ascii_caps);
+	emit("report-text-counters", s_report_text_counters);
+	emit_trailing("hello-trailing", s_hello_text_epoch);
+	emit_trailing("error-trailing", s_error_ascii_caps);
+	emit_trailing("report-trailing", s_report_text_counters);
+	printf("make_seeds: %d seeds in %s\n", seed_count, seed_dir);
+	return 0;
+}
