@@ -311,3 +311,7 @@ echo "  a province (~20k schools) ~17k samples/s."
 echo
 say "TLS: ingest with TLS 1.3 (per-agent keys) against plaintext"
 "$REPO/bench/tls_bench.sh" "$BUILD" 3
+
+echo
+say "memory: the collector holding 2000 agent connections"
+python3 "$REPO/bench/conns_bench.py" "$BUILD" 2000
