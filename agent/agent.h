@@ -166,6 +166,9 @@ uint64_t spool_epoch(const struct spool *sp);
 int spool_append(struct spool *sp, struct wire_report *rep, uint64_t max_bytes)
     __attribute__((warn_unused_result));
 uint64_t spool_dropped(const struct spool *sp);
+/* The collector holds up to seq: continue numbering after it. */
+int spool_advance(struct spool *sp, uint64_t seq)
+    __attribute__((warn_unused_result));
 /* The first stored frame with seq > after: 1 found (frame in out), 0 none,
  * -1 error. */
 int spool_next(struct spool *sp, uint64_t after, uint64_t *seq,

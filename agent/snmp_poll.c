@@ -610,6 +610,14 @@ engine_claim(struct poller *p, const struct switch_conf *sw, const u_char *id,
 		    e->sw != sw && !v3_compatible(e->sw, sw))
 			return e->sw->name;
 	}
+	for (size_t i = 0; i < p->n_engines; i++) {
+		e = &p->engines[i];
+		if (e->sw == sw) { /* seen before (a new engine ID: rebooted) */
+			memcpy(e->id, id, len);
+			e->id_len = len;
+			return NULL;
+		}
+	}
 	p->engines = xreallocarray(p->engines, p->n_engines + 1,
 	    sizeof(*p->engines));
 	e = &p->engines[p->n_engines++];
@@ -800,6 +808,7 @@ sw_open_session(struct sw_state *sw)
 				&s.securityAuthKeyLen) != SNMPERR_SUCCESS) {
 				log_warnx("switch %s: cannot derive auth key",
 				    c->name);
+				free(s.securityAuthProto);
 				return -1;
 			}
 		}
@@ -823,6 +832,8 @@ sw_open_session(struct sw_state *sw)
 				&s.securityPrivKeyLen) != SNMPERR_SUCCESS) {
 				log_warnx("switch %s: cannot derive priv key",
 				    c->name);
+				free(s.securityAuthProto);
+				free(s.securityPrivProto);
 				return -1;
 			}
 		}

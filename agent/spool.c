@@ -259,6 +259,24 @@ out:
 	return -1;
 }
 
+int
+spool_advance(struct spool *sp, uint64_t seq)
+{
+	if (seq <= sp->last_seq)
+		return 0;
+	/* The collector has stored reports this spool no longer remembers
+	 * (a power cut rolled back its last commits): never reuse those
+	 * sequence numbers, or the next reports would count as duplicates. */
+	log_warnx("spool %s: the collector has up to seq %llu, the spool only "
+		  "%llu (lost commits?); continuing after %llu",
+	    sp->path, (unsigned long long)seq,
+	    (unsigned long long)sp->last_seq, (unsigned long long)seq);
+	if (meta_set(sp, "last_seq", seq) != 0)
+		return -1;
+	sp->last_seq = seq;
+	return 0;
+}
+
 uint64_t
 spool_dropped(const struct spool *sp)
 {

@@ -271,6 +271,12 @@ on_pace(uv_timer_t *t)
 	uint64_t now = uv_now(u->loop);
 	uint64_t keep = (uint64_t)(u->conf->keepalive * 1000);
 
+	/* A collector that takes the connection but never finishes its TLS
+	 * handshake or WELCOME gets the same three keepalives. */
+	if (u->state == UP_HELLO && now - u->last_rx > 3 * keep) {
+		up_drop(u, "no WELCOME from the collector");
+		return;
+	}
 	if (u->state != UP_READY)
 		return;
 	up_pump(u);
@@ -309,6 +315,10 @@ handle_frame(struct uplink *u, const struct wire_header *h,
 		}
 		u->state = UP_READY;
 		u->attempt = 0;
+		if (spool_advance(u->sp, wel.acked_seq) != 0) {
+			up_drop(u, "cannot update the spool");
+			return;
+		}
 		u->acked_seq = u->sent_seq = wel.acked_seq;
 		if (wel.acked_seq)
 			(void)spool_ack(u->sp, wel.acked_seq);

@@ -174,6 +174,12 @@ tracks_load(struct alert_engine *ae)
 		t->alert_id = t->last_alert_id = sqlite3_column_int64(st, 1);
 		t->first_bad = (uint64_t)sqlite3_column_int64(st, 2);
 		t->bad = (uint32_t)ae->conf->alerts.raise_after;
+		/* A flapping alert stays quiet for a window after a restart. */
+		if (sqlite3_column_int(st, 3)) {
+			t->flapping = true;
+			t->quiet_until = time_now_ms() +
+			    (uint64_t)(ae->conf->alerts.flap_window * 1000);
+		}
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -590,7 +596,7 @@ school_info(struct alert_engine *ae, struct subject *s, char *name,
 
 int
 alerts_on_report(struct alert_engine *ae, const struct agent_state *ag,
-    const struct wire_report *rep, int64_t switch_id)
+    const char *school, const struct wire_report *rep, int64_t switch_id)
 {
 	const struct policy_conf *pc = &ae->conf->policy;
 	char key[96], name[256], town[256], type[64];
@@ -600,7 +606,7 @@ alerts_on_report(struct alert_engine *ae, const struct agent_state *ag,
 
 	/* The switch itself: does it answer? */
 	sw.cause = "switch_unreachable";
-	sw.school_code = ag->school;
+	sw.school_code = school;
 	sw.agent = ag->name;
 	sw.switch_name = rep->switch_name;
 	sw.detail = rep->error;

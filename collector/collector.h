@@ -139,6 +139,7 @@ struct agent_state *agents_get(struct agent_table *t, const char *name,
 size_t agents_count(const struct agent_table *t);
 
 /* db.c: schema, migrations, and the writer (runs on a worker thread) */
+struct ingest_item;
 int db_open(const char *path, bool readonly, sqlite3 **db)
     __attribute__((warn_unused_result));
 /* Load every agent's committed (epoch, last_seq) into t. */
@@ -153,12 +154,12 @@ void db_rollback(struct db_writer *w);
 /* Store one report. Returns 1 stored, 0 duplicate (already stored), -1 on
  * error (the transaction must be rolled back). */
 int db_store_report(struct db_writer *w, struct agent_state *ag,
-    const struct wire_report *rep, const char *peer, uint64_t now,
-    int64_t *switch_id) __attribute__((warn_unused_result));
+    const struct ingest_item *it, uint64_t now, int64_t *switch_id)
+    __attribute__((warn_unused_result));
 sqlite3 *db_writer_db(struct db_writer *w);
 const char *db_errmsg(struct db_writer *w);
 int db_store_status(struct db_writer *w, struct agent_state *ag,
-    const struct wire_status *st, uint64_t now)
+    const struct ingest_item *it, uint64_t now)
     __attribute__((warn_unused_result));
 
 /* ingest.c: the writer; reports are ACKed after their COMMIT */
@@ -172,6 +173,9 @@ struct ingest_item {
 	struct agent_state *ag;
 	struct conn *conn;	/* holds a reference (conn_ref) */
 	char peer[64];
+	/* Copies: the loop may rewrite ag's on a reconnect meanwhile. */
+	char school[WIRE_NAME_MAX + 1];
+	char software[WIRE_NAME_MAX + 1];
 	/* ITEM_DELIVERY */
 	int64_t msg_id;
 	bool ok;
@@ -324,7 +328,7 @@ void alerts_set_conf(struct alert_engine *ae, const struct collector_conf *conf,
 void alerts_rollback(struct alert_engine *ae);
 /* A report was stored: check its switch and the inventory's ports on it. */
 int alerts_on_report(struct alert_engine *ae, const struct agent_state *ag,
-    const struct wire_report *rep, int64_t switch_id)
+    const char *school, const struct wire_report *rep, int64_t switch_id)
     __attribute__((warn_unused_result));
 /* Time-driven checks: agents gone quiet, flapping alerts settling. */
 int alerts_tick(struct alert_engine *ae, uint64_t now)

@@ -394,7 +394,8 @@ step_done(sqlite3_stmt *st)
 }
 
 static int
-agent_row(struct db_writer *w, struct agent_state *ag, uint64_t now)
+agent_row(struct db_writer *w, struct agent_state *ag, const char *school,
+    uint64_t now)
 {
 	sqlite3_stmt *st = w->st[ST_AGENT_GET];
 	int rc;
@@ -412,7 +413,7 @@ agent_row(struct db_writer *w, struct agent_state *ag, uint64_t now)
 	if (rc == SQLITE_DONE) {
 		st = w->st[ST_AGENT_ADD];
 		sqlite3_bind_text(st, 1, ag->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, ag->school, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, school, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
 		if (step_done(st) != 0)
 			return -1;
@@ -565,11 +566,12 @@ store_port(struct db_writer *w, int64_t switch_id, const struct wire_report *rep
 
 int
 db_store_status(struct db_writer *w, struct agent_state *ag,
-    const struct wire_status *status, uint64_t now)
+    const struct ingest_item *it, uint64_t now)
 {
+	const struct wire_status *status = &it->status;
 	sqlite3_stmt *st = w->st[ST_AGENT_STATUS];
 
-	if (agent_row(w, ag, now) != 0)
+	if (agent_row(w, ag, it->school, now) != 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)status->dropped);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)status->pending);
@@ -580,13 +582,13 @@ db_store_status(struct db_writer *w, struct agent_state *ag,
 
 int
 db_store_report(struct db_writer *w, struct agent_state *ag,
-    const struct wire_report *rep, const char *peer, uint64_t now,
-    int64_t *switch_idp)
+    const struct ingest_item *it, uint64_t now, int64_t *switch_idp)
 {
+	const struct wire_report *rep = &it->rep;
 	sqlite3_stmt *st;
 	int64_t switch_id;
 
-	if (agent_row(w, ag, rep->t_ms) != 0)
+	if (agent_row(w, ag, it->school, rep->t_ms) != 0)
 		return -1;
 	st = w->st[ST_AGENT_HEARD];
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
@@ -624,10 +626,10 @@ db_store_report(struct db_writer *w, struct agent_state *ag,
 	st = w->st[ST_AGENT_SEQ];
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)ag->w_epoch);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)ag->w_last_seq);
-	sqlite3_bind_text(st, 3, ag->school, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, peer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, it->school, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, it->peer, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)rep->t_ms);
-	sqlite3_bind_text(st, 6, ag->software, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, it->software, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, ag->w_id);
 	if (step_done(st) != 0)
 		return -1;

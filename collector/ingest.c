@@ -77,12 +77,12 @@ work_cb(uv_work_t *req)
 
 		switch (it->kind) {
 		case ITEM_REPORT:
-			rc = db_store_report(in->w, it->ag, &it->rep, it->peer,
-			    now, &switch_id);
+			rc = db_store_report(in->w, it->ag, it, now,
+			    &switch_id);
 			if (rc == 1) {
 				stored++;
-				rc = alerts_on_report(in->ae, it->ag, &it->rep,
-				    switch_id);
+				rc = alerts_on_report(in->ae, it->ag, it->school,
+				    &it->rep, switch_id);
 			}
 			break;
 		case ITEM_TICK:
@@ -93,7 +93,7 @@ work_cb(uv_work_t *req)
 			    it->error, now);
 			break;
 		case ITEM_STATUS:
-			rc = db_store_status(in->w, it->ag, &it->status, now);
+			rc = db_store_status(in->w, it->ag, it, now);
 			break;
 		}
 	}
@@ -237,7 +237,9 @@ after_work_cb(uv_work_t *req, int status)
 		in->due = NULL;
 		in->n_due = 0;
 	}
-	if (in->paused && in->q_len <= (size_t)in->conf->queue_max / 2) {
+	/* Closing: the server may already be gone. */
+	if (in->paused && !in->closing &&
+	    in->q_len <= (size_t)in->conf->queue_max / 2) {
 		in->paused = false;
 		server_pause(in->server, false);
 	}
@@ -368,7 +370,8 @@ void
 ingest_push(struct ingest *in, struct ingest_item *item)
 {
 	queue_item(in, item);
-	if (!in->paused && in->q_len >= (size_t)in->conf->queue_max) {
+	if (!in->paused && !in->closing &&
+	    in->q_len >= (size_t)in->conf->queue_max) {
 		in->paused = true;
 		log_warnx("writer: %zu reports waiting; pausing agents until "
 			  "the database catches up",

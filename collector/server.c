@@ -23,8 +23,10 @@ struct conn {
 	uint64_t epoch;
 	int refs;		/* the open connection + queued reports */
 	bool closing, failing, reading, throttled;
-	uint64_t accepted_at;	/* loop time (ms) */
-	uint64_t last_frame;	/* when the last whole frame arrived */
+	uint64_t failing_since;	/* conn_fail: the ERROR frame may never drain */
+	uint64_t last_frame;	/* when the last whole frame arrived (or we
+				   began reading: the clock for hello and
+				   idle deadlines) */
 	uint64_t partial_since;	/* a frame begun but not finished, or 0 */
 	double tokens;		/* reports it may send now (rate_limit) */
 	uint64_t tokens_at;
@@ -203,6 +205,7 @@ conn_fail(struct conn *c, enum wire_error_code code, const char *fmt, ...)
 	if (c->closing || c->failing)
 		return;
 	c->failing = true;
+	c->failing_since = uv_now(c->s->loop);
 	e.code = (uint16_t)code;
 	va_start(ap, fmt);
 	vsnprintf(e.message, sizeof(e.message), fmt, ap);
@@ -210,8 +213,10 @@ conn_fail(struct conn *c, enum wire_error_code code, const char *fmt, ...)
 	log_warnx("peer %s%s%s: %s; closing", c->peer,
 	    c->ag ? " agent " : "", c->ag ? c->ag->name : "", e.message);
 	uv_read_stop((uv_stream_t *)&c->tcp);
-	if (c->tls && !tls_handshake_done(c->tls)) {
-		conn_close(c, NULL); /* no channel to say why on */
+	/* In TLS mode there is nowhere to say why until the handshake is
+	 * done (and a plaintext frame would only confuse the agent). */
+	if (c->s->tls_ctx && (c->tls == NULL || !tls_handshake_done(c->tls))) {
+		conn_close(c, NULL);
 		return;
 	}
 	buf_init(&frame, WIRE_MAX_FRAME);
@@ -288,6 +293,13 @@ handle_hello(struct conn *c, const uint8_t *p, size_t len)
 		return;
 	}
 	ag = agents_get(s->agents, h.agent, true);
+	if (c->tls && ag->school[0] && strcmp(ag->school, h.school) != 0) {
+		conn_fail(c, WIRE_ERR_AUTH,
+		    "agent name %s belongs to school %s, not %s (use another "
+		    "name, or move it with a new key and a new name)",
+		    h.agent, ag->school, h.school);
+		return;
+	}
 	if (ag->conn && ag->conn != c)
 		conn_close(ag->conn, "replaced by a new connection of the "
 				     "same agent");
@@ -356,6 +368,9 @@ handle_frame(struct conn *c, const struct wire_header *h, const uint8_t *p)
 			    c->ag->name, (unsigned long long)it->status.dropped,
 			    (unsigned long long)it->status.pending);
 		it->ag = c->ag;
+		snprintf(it->school, sizeof(it->school), "%s", c->ag->school);
+		snprintf(it->software, sizeof(it->software), "%s",
+		    c->ag->software);
 		ingest_push(c->s->ingest, it);
 		return;
 	case WIRE_REPORT:
@@ -379,6 +394,9 @@ handle_frame(struct conn *c, const struct wire_header *h, const uint8_t *p)
 		it->conn = c;
 		conn_ref(c);
 		snprintf(it->peer, sizeof(it->peer), "%s", c->peer);
+		snprintf(it->school, sizeof(it->school), "%s", c->ag->school);
+		snprintf(it->software, sizeof(it->software), "%s",
+		    c->ag->software);
 		c->reports++;
 		ingest_push(c->s->ingest, it);
 		return;
@@ -474,7 +492,7 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 	}
 	/* Ciphertext that made no whole frame yet (a record still coming in
 	 * after the handshake) runs the read_timeout clock too. */
-	if ((c->in.len > 0 || tls_handshake_done(c->tls)) &&
+	if ((c->in.len > 0 || tls_pending_input(c->tls)) &&
 	    c->partial_since == 0)
 		c->partial_since = uv_now(c->s->loop);
 	return;
@@ -491,6 +509,9 @@ conn_read(struct conn *c, bool on)
 	if (c->closing || c->failing || c->reading == on)
 		return;
 	c->reading = on;
+	/* The peer's deadlines run only while we read from it. */
+	if (on)
+		c->last_frame = uv_now(c->s->loop), c->partial_since = 0;
 	if (on)
 		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 	else
@@ -543,10 +564,26 @@ on_sweep(uv_timer_t *t)
 
 	for (c = s->conns; c; c = next) {
 		next = c->next;
-		if (c->closing || c->failing)
+		if (c->closing)
 			continue;
+		if (c->failing) {
+			/* A peer that does not read our ERROR: hang up. */
+			if (now - c->failing_since > 5000)
+				conn_close(c, "peer did not take the error");
+			continue;
+		}
+		if (c->throttled) {
+			conn_refill(c, now);
+			if (c->tokens >= 1) {
+				c->throttled = false;
+				conn_read(c, true);
+			}
+			continue;
+		}
+		if (s->paused)
+			continue; /* we are not reading: no deadlines */
 		if (c->ag == NULL &&
-		    now - c->accepted_at > (uint64_t)(cf->hello_timeout * 1000))
+		    now - c->last_frame > (uint64_t)(cf->hello_timeout * 1000))
 			conn_fail(c, WIRE_ERR_PROTOCOL, "no HELLO within %g s",
 			    cf->hello_timeout);
 		else if (c->partial_since &&
@@ -558,13 +595,6 @@ on_sweep(uv_timer_t *t)
 		    (uint64_t)(cf->idle_timeout * 1000))
 			conn_fail(c, WIRE_ERR_PROTOCOL,
 			    "nothing received for %g s", cf->idle_timeout);
-		else if (c->throttled) {
-			conn_refill(c, now);
-			if (c->tokens >= 1) {
-				c->throttled = false;
-				conn_read(c, true);
-			}
-		}
 	}
 }
 
@@ -616,7 +646,7 @@ on_connection(uv_stream_t *listener, int status)
 	buf_init(&c->in, WIRE_MAX_FRAME + READ_CHUNK);
 	uv_tcp_init(s->loop, &c->tcp);
 	c->tcp.data = c;
-	c->accepted_at = c->last_frame = c->tokens_at = uv_now(s->loop);
+	c->last_frame = c->tokens_at = uv_now(s->loop);
 	c->tokens = 2.0 * (double)s->conf->rate_limit;
 	s->n_handshaking++;
 	c->next = s->conns;

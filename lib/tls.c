@@ -371,6 +371,13 @@ tls_take_output(struct tls *t, struct buf *out)
 }
 
 bool
+tls_pending_input(const struct tls *t)
+{
+	/* In the BIO, or already taken into OpenSSL's record buffer. */
+	return t && (BIO_ctrl_pending(t->rbio) > 0 || SSL_has_pending(t->ssl));
+}
+
+bool
 tls_handshake_done(const struct tls *t)
 {
 	return t->done;

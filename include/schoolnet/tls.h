@@ -56,13 +56,15 @@ int tls_feed(struct tls *t, const uint8_t *p, size_t len)
  * error: a failed handshake, a bad record, an alert from the peer. */
 int tls_read(struct tls *t, struct buf *out)
     __attribute__((warn_unused_result));
-/* Encrypt plaintext for the peer (queued until the handshake is done). */
+/* Encrypt plaintext for the peer; only after tls_handshake_done(). */
 int tls_write(struct tls *t, const uint8_t *p, size_t len)
     __attribute__((warn_unused_result));
 /* Ciphertext to send now, appended to out; 0 or -1. */
 int tls_take_output(struct tls *t, struct buf *out)
     __attribute__((warn_unused_result));
 bool tls_handshake_done(const struct tls *t);
+/* Ciphertext fed but not yet a whole record (NULL t: false). */
+bool tls_pending_input(const struct tls *t);
 /* Why the session failed, for the log. */
 const char *tls_error(const struct tls *t);
 /* Server side: the PSK identity the client used, or "" (certificates:
