@@ -39,6 +39,7 @@
 #include <arpa/inet.h>
 #include <sqlite3.h>
 
+#include "collector.h"
 #include "schoolnet/buf.h"
 #include "schoolnet/tls.h"
 #include "schoolnet/wire.h"
@@ -905,61 +906,6 @@ run_collector(const char *addr, unsigned n, unsigned m, unsigned window,
 
 /* --- raw SQLite mode --------------------------------------------------- */
 
-/* collector/db.c, migration 1, verbatim. */
-static const char schema_v1[] =
-    "CREATE TABLE agents("
-    "  id INTEGER PRIMARY KEY,"
-    "  name TEXT NOT NULL UNIQUE,"
-    "  school TEXT NOT NULL,"
-    "  epoch INTEGER NOT NULL DEFAULT 0,"
-    "  last_seq INTEGER NOT NULL DEFAULT 0,"
-    "  software TEXT,"
-    "  peer TEXT,"
-    "  first_seen INTEGER,"
-    "  last_seen INTEGER);"
-    "CREATE TABLE switches("
-    "  id INTEGER PRIMARY KEY,"
-    "  agent_id INTEGER NOT NULL REFERENCES agents(id),"
-    "  name TEXT NOT NULL,"
-    "  address TEXT,"
-    "  status INTEGER,"
-    "  error TEXT,"
-    "  sys_uptime INTEGER,"
-    "  poll_interval INTEGER,"
-    "  pdus INTEGER,"
-    "  duration_ms INTEGER,"
-    "  last_poll INTEGER,"
-    "  last_ok INTEGER,"
-    "  UNIQUE(agent_id, name));"
-    "CREATE TABLE ports("
-    "  id INTEGER PRIMARY KEY,"
-    "  switch_id INTEGER NOT NULL REFERENCES switches(id),"
-    "  if_index INTEGER NOT NULL,"
-    "  if_name TEXT, if_descr TEXT, if_alias TEXT, if_type INTEGER,"
-    "  admin INTEGER, oper INTEGER, speed_mbps INTEGER, duplex INTEGER,"
-    "  state_id INTEGER,"
-    "  since INTEGER,"
-    "  last_seen INTEGER,"
-    "  in_bps REAL, out_bps REAL,"
-    "  in_errors INTEGER, out_errors INTEGER,"
-    "  in_discards INTEGER, out_discards INTEGER,"
-    "  UNIQUE(switch_id, if_index));"
-    "CREATE TABLE port_state("
-    "  id INTEGER PRIMARY KEY,"
-    "  port_id INTEGER NOT NULL REFERENCES ports(id),"
-    "  t_start INTEGER NOT NULL,"
-    "  t_end INTEGER NOT NULL,"
-    "  admin INTEGER, oper INTEGER, speed_mbps INTEGER, duplex INTEGER);"
-    "CREATE INDEX port_state_by_port ON port_state(port_id, t_start);"
-    "CREATE TABLE port_rates("
-    "  port_id INTEGER NOT NULL REFERENCES ports(id),"
-    "  t_start INTEGER NOT NULL,"
-    "  t_end INTEGER NOT NULL,"
-    "  in_bps REAL NOT NULL, out_bps REAL NOT NULL,"
-    "  in_errors INTEGER NOT NULL, out_errors INTEGER NOT NULL,"
-    "  in_discards INTEGER NOT NULL, out_discards INTEGER NOT NULL,"
-    "  PRIMARY KEY(port_id, t_end)) WITHOUT ROWID;";
-
 /* The collector's writer statements (collector/db.c writer_sql), verbatim. */
 enum {
 	R_AGENT_GET, R_AGENT_ADD, R_AGENT_SEQ, R_SWITCH_GET, R_SWITCH_ADD,
@@ -1248,22 +1194,13 @@ run_raw(const char *path, unsigned n, unsigned m, unsigned window,
 		ag[i].epoch = random_epoch();
 		sim_switch_init(&ag[i].sw, i + 1);
 	}
-	/* As collector/db.c db_open. */
-	if (sqlite3_open_v2(path, &r.db,
-		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		fprintf(stderr, "loadgen: %s: %s\n", path,
-		    r.db ? sqlite3_errmsg(r.db) : "out of memory");
+	/* The collector's own schema, migrations and pragmas: the baseline
+	 * differs from the collector only in how the rows get written. */
+	if (db_open(path, false, &r.db) != 0) {
+		fprintf(stderr, "loadgen: %s: cannot open\n", path);
 		goto out;
 	}
-	sqlite3_busy_timeout(r.db, 5000);
-	if (raw_exec(&r, "PRAGMA journal_mode = WAL") != 0 ||
-	    raw_exec(&r, "PRAGMA synchronous = FULL") != 0 ||
-	    raw_exec(&r, "PRAGMA foreign_keys = ON") != 0 ||
-	    (pragma && raw_exec(&r, pragma) != 0) ||
-	    raw_exec(&r, "BEGIN IMMEDIATE") != 0 ||
-	    raw_exec(&r, schema_v1) != 0 ||
-	    raw_exec(&r, "PRAGMA user_version = 1") != 0 ||
-	    raw_exec(&r, "COMMIT") != 0)
+	if (pragma && raw_exec(&r, pragma) != 0)
 		goto out;
 	for (int i = 0; i < R_COUNT; i++)
 		if (sqlite3_prepare_v3(r.db, raw_sql[i], -1,
