@@ -30,7 +30,7 @@ static const struct cfg_key collector_keys[] = {
 	.max = 100000, .def = "2000",
 	.help = "reports written per SQLite transaction at most"},
     {.name = "queue_max", .type = CFG_INT, C(queue_max), .min = 1,
-	.max = 1000000, .def = "20000",
+	.max = 1000000, .def = "5000",
 	.help = "reports waiting for the writer before agents are paused"},
     {.name = "hello_timeout", .type = CFG_SECONDS, C(hello_timeout),
 	.min = 0.5, .max = 300, .def = "10",

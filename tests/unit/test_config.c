@@ -211,7 +211,7 @@ Test(config, collector_defaults)
 	cr_assert_eq(c.http.port, 8080);
 	cr_assert_eq(c.max_connections, 4096);
 	cr_assert_eq(c.batch_max, 2000);
-	cr_assert_eq(c.queue_max, 20000);
+	cr_assert_eq(c.queue_max, 5000);
 	cr_assert_float_eq(c.hello_timeout, 10.0, 1e-9);
 }
 
