@@ -44,6 +44,7 @@ struct alert_engine {
 	struct track **buckets;
 	size_t n_buckets, count;
 	sqlite3_stmt *st_ports, *st_school, *st_open, *st_clear, *st_flap,
+	    *st_unflap,
 	    *st_maint, *st_outbox, *st_due, *st_sent, *st_retry, *st_failed,
 	    *st_msg, *st_agents;
 };
@@ -227,6 +228,8 @@ alerts_new(sqlite3 *db, const struct collector_conf *conf,
 	    "UPDATE alerts SET cleared_at = ? WHERE id = ?");
 	prepare(ae, &ae->st_flap,
 	    "UPDATE alerts SET flapping = 1 WHERE id = ?");
+	prepare(ae, &ae->st_unflap,
+	    "UPDATE alerts SET flapping = 0 WHERE id = ?");
 	prepare(ae, &ae->st_maint,
 	    "SELECT 1 FROM maintenance WHERE school_code = ?"
 	    " AND (switch = '' OR switch = ?) AND starts_at <= ?"
@@ -270,7 +273,7 @@ void
 alerts_free(struct alert_engine *ae)
 {
 	sqlite3_stmt *all[] = {ae->st_ports, ae->st_school, ae->st_open,
-	    ae->st_clear, ae->st_flap, ae->st_maint, ae->st_outbox,
+	    ae->st_clear, ae->st_flap, ae->st_unflap, ae->st_maint, ae->st_outbox,
 	    ae->st_due, ae->st_sent, ae->st_retry, ae->st_failed, ae->st_msg,
 	    ae->st_agents};
 
@@ -404,6 +407,7 @@ notify(struct alert_engine *ae, const struct subject *s, const char *event,
 	    .at_ms = t,
 	    .detail = s->detail ? s->detail : "",
 	};
+	uint64_t queued = time_now_ms();
 	char *payload;
 	json_t *j;
 	int rc = 0;
@@ -421,8 +425,9 @@ notify(struct alert_engine *ae, const struct subject *s, const char *event,
 		bind_text(st, 2, r->name);
 		bind_text(st, 3, event);
 		bind_text(st, 4, payload);
-		sqlite3_bind_int64(st, 5, (sqlite3_int64)t);
-		sqlite3_bind_int64(st, 6, (sqlite3_int64)t);
+		/* Queued now by our clock: the agent's may be off. */
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)queued);
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)queued);
 		rc = step_done(st);
 	}
 	free(payload);
@@ -443,13 +448,15 @@ note_change(struct alert_engine *ae, struct track *t, uint64_t now)
 	for (unsigned i = 0; i < t->n_changes; i++)
 		if (now - t->changes[i] <= window)
 			recent++;
+	/* Changes are counted on report time; the quiet period runs on our
+	 * clock, which the tick compares it with. */
 	if (t->flapping) {
-		t->quiet_until = now + window; /* still unsettled */
+		t->quiet_until = time_now_ms() + window; /* still unsettled */
 		return false;
 	}
 	if (recent >= (unsigned)ae->conf->alerts.flap_changes) {
 		t->flapping = true;
-		t->quiet_until = now + window;
+		t->quiet_until = time_now_ms() + window;
 		return true;
 	}
 	return false;
@@ -556,7 +563,8 @@ observe(struct alert_engine *ae, const char *key, bool bad, bool in_scope,
 		if (!in_scope)
 			return 0;
 		tr->good = 0;
-		if (tr->bad++ == 0)
+		/* An open alert keeps the start of its problem. */
+		if (tr->bad++ == 0 && tr->alert_id == 0)
 			tr->first_bad = t;
 		if (tr->alert_id == 0 && tr->bad >= (uint32_t)c->raise_after)
 			return open_alert(ae, tr, s, t);
@@ -788,6 +796,12 @@ alerts_tick(struct alert_engine *ae, uint64_t now)
 			t->flapping = false;
 			log_info("%s settled (%s)", t->key,
 			    t->alert_id ? "still bad" : "recovered");
+			if (t->last_alert_id) {
+				sqlite3_bind_int64(ae->st_unflap, 1,
+				    t->last_alert_id);
+				if (step_done(ae->st_unflap) != 0)
+					return -1;
+			}
 			if (notify_settled(ae, t, now) != 0)
 				return -1;
 			if (track_idle(ae, t, now))

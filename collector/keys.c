@@ -111,9 +111,11 @@ cmd_enroll(sqlite3 *db, const char *school, const char *duration)
 		return 1;
 	}
 	if (duration) {
-		if (cfg_parse_seconds(duration, &secs) != 0 || secs <= 0) {
+		if (cfg_parse_seconds(duration, &secs) != 0 || secs <= 0 ||
+		    secs > 100 * 366 * 86400.0) {
 			fprintf(stderr, "schoolnet-collector: --for: expected "
-					"a duration such as 365d\n");
+					"a duration such as 365d (at most 100 "
+					"years)\n");
 			return 1;
 		}
 		expires = now + (uint64_t)(secs * 1000);
@@ -154,6 +156,7 @@ cmd_enroll(sqlite3 *db, const char *school, const char *duration)
 	       "psk_key = %s\n",
 	    school, id, hex);
 	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(hex, sizeof(hex));
 	return 0;
 }
 

@@ -280,7 +280,8 @@ reply_excerpt(const struct xfer *x, char *out, size_t size)
 	while (len > 0 && len < x->resp.len &&
 	    ((unsigned char)x->resp.data[len] & 0xc0) == 0x80)
 		len--;
-	memcpy(out, x->resp.data, len);
+	if (len)
+		memcpy(out, x->resp.data, len);
 	out[len] = '\0';
 }
 
@@ -391,6 +392,17 @@ finish(struct xfer *x, CURLcode rc, struct notify_result *res)
 		return;
 	}
 	res->http_status = code;
+	/* Redact the whole reply before any excerpt is cut from it: a token
+	 * cut in half would not be found afterwards. */
+	if (x->resp.len > 0) {
+		uint8_t *nul = buf_reserve(&x->resp, 1);
+
+		if (nul == NULL) /* at its cap: drop the last byte instead */
+			x->resp.len--, nul = x->resp.data + x->resp.len;
+		*nul = '\0';
+		redact_url_tokens((char *)x->resp.data, x->url);
+		x->resp.len = strlen((char *)x->resp.data);
+	}
 	if (rc != CURLE_OK) {
 		set_error(res, "%s",
 		    x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
