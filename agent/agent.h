@@ -166,6 +166,8 @@ uint64_t spool_epoch(const struct spool *sp);
 int spool_append(struct spool *sp, struct wire_report *rep, uint64_t max_bytes)
     __attribute__((warn_unused_result));
 uint64_t spool_dropped(const struct spool *sp);
+/* The sequence number of the newest report stored. */
+uint64_t spool_last_seq(const struct spool *sp);
 /* The collector holds up to seq: continue numbering after it. */
 int spool_advance(struct spool *sp, uint64_t seq)
     __attribute__((warn_unused_result));

@@ -278,6 +278,12 @@ spool_advance(struct spool *sp, uint64_t seq)
 }
 
 uint64_t
+spool_last_seq(const struct spool *sp)
+{
+	return sp->last_seq;
+}
+
+uint64_t
 spool_dropped(const struct spool *sp)
 {
 	return sp->dropped;

@@ -233,7 +233,9 @@ up_pump(struct uplink *u)
 	if (u->status_dirty)
 		up_send_status(u);
 	refill(u);
-	while (u->sent_seq - u->acked_seq < (uint64_t)u->conf->send_window &&
+	/* Everything sent (the usual case between polls): no query. */
+	while (u->sent_seq < spool_last_seq(u->sp) &&
+	    u->sent_seq - u->acked_seq < (uint64_t)u->conf->send_window &&
 	    u->tokens >= 1) {
 		buf_reset(&u->frame);
 		if ((rc = spool_next(u->sp, u->sent_seq, &seq, &u->frame)) <= 0)

@@ -65,7 +65,7 @@ work_cb(uv_work_t *req)
 {
 	struct ingest *in = container_of(req, struct ingest, work);
 	uint64_t now = time_now_ms();
-	size_t stored = 0;
+	size_t stored = 0, duplicates = 0;
 	int rc = 0;
 
 	in->result = -1;
@@ -79,6 +79,8 @@ work_cb(uv_work_t *req)
 		case ITEM_REPORT:
 			rc = db_store_report(in->w, it->ag, it, now,
 			    &switch_id);
+			if (rc == 0)
+				duplicates++;
 			if (rc == 1) {
 				stored++;
 				rc = alerts_on_report(in->ae, it->ag, it->school,
@@ -110,11 +112,8 @@ work_cb(uv_work_t *req)
 	}
 	in->result = 0;
 	in->stored += stored;
+	in->duplicates += duplicates;
 	in->batches++;
-	for (size_t i = 0; i < in->b_len; i++)
-		if (in->batch[i]->kind == ITEM_REPORT)
-			in->duplicates++;
-	in->duplicates -= stored;
 	if (in->outbox &&
 	    alerts_due(in->ae, now, &in->due, &in->n_due) != 0)
 		log_warnx("database: reading the outbox: %s",

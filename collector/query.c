@@ -58,14 +58,18 @@ print_json(const char *key, json_t *rows)
 	return 0;
 }
 
-/* Prepare a listing's statement; says why on failure. */
+/* Prepare a listing's statement, with --school (or NULL) as ?1; says
+ * why on failure. */
 static int
-prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+prepare(sqlite3 *db, const char *sql, const char *school, sqlite3_stmt **st)
 {
-	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK)
-		return 0;
-	fprintf(stderr, "schoolnet-collector: %s\n", sqlite3_errmsg(db));
-	return -1;
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "schoolnet-collector: %s\n", sqlite3_errmsg(db));
+		return -1;
+	}
+	if (school)
+		sqlite3_bind_text(*st, 1, school, -1, SQLITE_STATIC);
+	return 0;
 }
 
 /* End a listing: report a failed step, else print rows as {key: rows}. */
@@ -154,12 +158,10 @@ query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (prepare(db, sql, &st) != 0) {
+	if (prepare(db, sql, school, &st) != 0) {
 		json_decref(rows);
 		return 1;
 	}
-	if (school)
-		sqlite3_bind_text(st, 1, school, -1, SQLITE_STATIC);
 	if (!json)
 		printf("%-8s %-10s %-24s %-5s %7s %-6s %-10s %-10s %s\n",
 		    "school", "switch", "port", "oper", "Mbps", "duplex",
@@ -240,12 +242,10 @@ query_switches(sqlite3 *db, const char *school, bool json)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (prepare(db, sql, &st) != 0) {
+	if (prepare(db, sql, school, &st) != 0) {
 		json_decref(rows);
 		return 1;
 	}
-	if (school)
-		sqlite3_bind_text(st, 1, school, -1, SQLITE_STATIC);
 	if (!json)
 		printf("%-8s %-12s %-22s %-8s %5s %6s  %-20s  %s\n", "school",
 		    "switch", "address", "status", "ports", "ms", "last poll",
@@ -398,12 +398,10 @@ query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
 	int rc;
 
 	memset(&acc, 0, sizeof(acc));
-	if (prepare(db, sql, &st) != 0) {
+	if (prepare(db, sql, school, &st) != 0) {
 		json_decref(out);
 		return 1;
 	}
-	if (school)
-		sqlite3_bind_text(st, 1, school, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		enum port_role role;
 		struct port_verdict v;
@@ -466,20 +464,18 @@ query_alerts(sqlite3 *db, const char *school, bool open_only, bool json)
 	    " (SELECT count(*) FROM outbox o WHERE o.alert_id = a.id"
 	    "  AND o.failed_at IS NOT NULL)"
 	    " FROM alerts a LEFT JOIN schools sc ON sc.code = a.school_code"
-	    " WHERE (?1 = 0 OR a.cleared_at IS NULL)"
-	    " AND (?2 IS NULL OR a.school_code = ?2)"
+	    " WHERE (?1 IS NULL OR a.school_code = ?1)"
+	    " AND (?2 = 0 OR a.cleared_at IS NULL)"
 	    " ORDER BY a.opened_at DESC, a.id DESC LIMIT 5000";
 	json_t *rows = json_array();
 	sqlite3_stmt *st;
 	int rc;
 
-	if (prepare(db, sql, &st) != 0) {
+	if (prepare(db, sql, school, &st) != 0) {
 		json_decref(rows);
 		return 1;
 	}
-	sqlite3_bind_int(st, 1, open_only);
-	if (school)
-		sqlite3_bind_text(st, 2, school, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, open_only);
 	if (!json)
 		printf("%6s %-6s %-18s %-8s %-24s %-20s %s\n", "id", "state",
 		    "cause", "school", "port", "since",
@@ -542,12 +538,10 @@ query_agents(sqlite3 *db, const char *school, bool json)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (prepare(db, sql, &st) != 0) {
+	if (prepare(db, sql, school, &st) != 0) {
 		json_decref(rows);
 		return 1;
 	}
-	if (school)
-		sqlite3_bind_text(st, 1, school, -1, SQLITE_STATIC);
 	if (!json)
 		printf("%-10s %-8s %-8s %10s %8s %8s  %-20s %s\n", "agent",
 		    "school", "state", "last seq", "dropped", "spooled",
