@@ -159,13 +159,16 @@ void spool_close(struct spool *sp);
 uint64_t spool_epoch(const struct spool *sp);
 /*
  * Give rep the next sequence number and store it. When the spool would
- * pass max_bytes, the oldest reports are deleted to make room and counted
- * in the persistent dropped total. Returns how many were dropped (>= 0),
+ * pass max_bytes, the oldest reports not held (see spool_hold) are deleted
+ * to make room and counted in the persistent dropped total. Returns how many were dropped (>= 0),
  * or -1 when the report could not be stored.
  */
 int spool_append(struct spool *sp, struct wire_report *rep, uint64_t max_bytes)
     __attribute__((warn_unused_result));
 uint64_t spool_dropped(const struct spool *sp);
+/* Reports up to seq are sent and not yet acknowledged: never drop them
+ * (0 when nothing is in flight). */
+void spool_hold(struct spool *sp, uint64_t seq);
 /* The sequence number of the newest report stored. */
 uint64_t spool_last_seq(const struct spool *sp);
 /* The collector holds up to seq: continue numbering after it. */

@@ -36,7 +36,7 @@ static const struct cfg_key agent_keys[] = {
 	.help = "reports sent to the collector before waiting for its ACK"},
     {.name = "spool_max", .type = CFG_INT, A(spool_max), .min = 1,
 	.max = 100000, .def = "512",
-	.help = "spool size in MB; when full the oldest reports are dropped and counted"},
+	.help = "spool size in MB; when full the oldest unsent reports are dropped and counted"},
     {.name = "replay_rate", .type = CFG_INT, A(replay_rate), .min = 1,
 	.max = 100000, .def = "200",
 	.help = "reports per second sent when catching up after an outage"},

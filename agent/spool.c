@@ -16,6 +16,7 @@ struct spool {
 	uint64_t last_seq;
 	uint64_t dropped;	/* reports dropped for room, ever */
 	uint64_t bytes;		/* frame bytes held */
+	uint64_t held;		/* reports up to here are on their way */
 	sqlite3_stmt *st_insert, *st_next, *st_ack, *st_meta_set, *st_count,
 	    *st_oldest, *st_drop, *st_range_bytes;
 	struct buf frame;
@@ -92,9 +93,11 @@ spool_open(const char *path, struct spool **out)
 	    sqlite3_prepare_v2(sp->db, "SELECT count(*) FROM spool", -1,
 		&sp->st_count, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(sp->db,
-		"SELECT seq, length(frame) FROM spool ORDER BY seq LIMIT 64",
+		"SELECT seq, length(frame) FROM spool WHERE seq > ?"
+		" ORDER BY seq LIMIT 64",
 		-1, &sp->st_oldest, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(sp->db, "DELETE FROM spool WHERE seq <= ?", -1,
+	    sqlite3_prepare_v2(sp->db,
+		"DELETE FROM spool WHERE seq > ? AND seq <= ?", -1,
 		&sp->st_drop, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(sp->db,
 		"SELECT coalesce(sum(length(frame)), 0) FROM spool"
@@ -172,10 +175,15 @@ spool_recount(struct spool *sp)
 
 /*
  * Make room for `need` more bytes under max_bytes by deleting the oldest
- * reports (inside the caller's transaction). Returns how many went.
+ * reports that are not on their way to the collector (inside the caller's
+ * transaction): a report in flight may be stored already, and counting it
+ * as dropped would report a hole that is not there. The spool may so pass
+ * max_bytes by the send window. Returns how many went; *first and *last
+ * are the range of sequence numbers deleted.
  */
 static int64_t
-spool_make_room(struct spool *sp, uint64_t need, uint64_t max_bytes)
+spool_make_room(struct spool *sp, uint64_t need, uint64_t max_bytes,
+    uint64_t *first, uint64_t *last)
 {
 	int64_t dropped = 0;
 
@@ -185,10 +193,12 @@ spool_make_room(struct spool *sp, uint64_t need, uint64_t max_bytes)
 		int rc;
 
 		/* Batches of up to 64 of the oldest until the report fits. */
+		sqlite3_bind_int64(sp->st_oldest, 1, (sqlite3_int64)sp->held);
 		while ((rc = sqlite3_step(sp->st_oldest)) == SQLITE_ROW) {
 			upto = (uint64_t)sqlite3_column_int64(sp->st_oldest, 0);
 			freed += (uint64_t)sqlite3_column_int64(sp->st_oldest, 1);
-			n++;
+			if (n++ == 0 && dropped == 0)
+				*first = upto;
 			if (sp->bytes - freed + need <= max_bytes)
 				break;
 		}
@@ -196,21 +206,30 @@ spool_make_room(struct spool *sp, uint64_t need, uint64_t max_bytes)
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 			return -1;
 		if (n == 0)
-			break; /* empty: a single report larger than the cap */
-		sqlite3_bind_int64(sp->st_drop, 1, (sqlite3_int64)upto);
+			break; /* nothing left to drop but reports in flight */
+		sqlite3_bind_int64(sp->st_drop, 1, (sqlite3_int64)sp->held);
+		sqlite3_bind_int64(sp->st_drop, 2, (sqlite3_int64)upto);
 		rc = sqlite3_step(sp->st_drop);
 		sqlite3_reset(sp->st_drop);
 		if (rc != SQLITE_DONE)
 			return -1;
 		sp->bytes -= freed;
 		dropped += n;
+		*last = upto;
 	}
 	return dropped;
+}
+
+void
+spool_hold(struct spool *sp, uint64_t seq)
+{
+	sp->held = seq;
 }
 
 int
 spool_append(struct spool *sp, struct wire_report *rep, uint64_t max_bytes)
 {
+	uint64_t first = 0, last = 0;
 	int64_t dropped = 0;
 	int rc = -1;
 
@@ -224,7 +243,8 @@ spool_append(struct spool *sp, struct wire_report *rep, uint64_t max_bytes)
 	}
 	if (sqlite3_exec(sp->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		goto out;
-	if ((dropped = spool_make_room(sp, sp->frame.len, max_bytes)) < 0)
+	if ((dropped = spool_make_room(sp, sp->frame.len, max_bytes, &first,
+	    &last)) < 0)
 		goto out;
 	sqlite3_bind_int64(sp->st_insert, 1, (sqlite3_int64)rep->seq);
 	sqlite3_bind_int64(sp->st_insert, 2, (sqlite3_int64)rep->t_ms);
@@ -242,11 +262,12 @@ spool_append(struct spool *sp, struct wire_report *rep, uint64_t max_bytes)
 		sp->bytes += sp->frame.len;
 		if (dropped > 0) {
 			sp->dropped += (uint64_t)dropped;
-			log_warnx("spool %s full (%llu MB): dropped the %lld "
-				  "oldest reports, %llu in all",
+			log_warnx("spool %s full (%llu MB): dropped %lld "
+				  "unsent reports, seq %llu..%llu; %llu in all",
 			    sp->path,
 			    (unsigned long long)(max_bytes >> 20),
-			    (long long)dropped,
+			    (long long)dropped, (unsigned long long)first,
+			    (unsigned long long)last,
 			    (unsigned long long)sp->dropped);
 		}
 		return (int)dropped;

@@ -109,6 +109,8 @@ on_tcp_closed(uv_handle_t *h)
 	struct uplink *u = container_of((uv_tcp_t *)h, struct uplink, tcp);
 
 	u->tcp_open = false;
+	/* What was in flight may never arrive: droppable again. */
+	spool_hold(u->sp, 0);
 	buf_reset(&u->in);
 	tls_free(u->tls);
 	u->tls = NULL;
@@ -243,6 +245,7 @@ up_pump(struct uplink *u)
 		if (up_write(u, u->frame.data, u->frame.len) != 0)
 			return;
 		u->sent_seq = seq;
+		spool_hold(u->sp, seq);
 		u->tokens -= 1;
 	}
 }

@@ -213,6 +213,23 @@ def main():
             "agents --json: spool_pending = %s (as of the agent's last STATUS)" % me["spool_pending"])
     h.check(me["school"] == code, "agents --json: school %s" % me["school"])
 
+    h.step("the agent's log names every dropped report")
+    with open(agent.log_path, encoding="utf-8", errors="replace") as f:
+        ranges = [(int(a), int(b), int(n)) for n, a, b in
+                  re.findall(r"spool .* full \(\d+ MB\): dropped (\d+) unsent reports, seq (\d+)\.\.(\d+);",
+                             f.read())]
+    h.check(ranges and all(b - a + 1 == n for a, b, n in ranges),
+            "%d drop lines, each with its seq range" % len(ranges), ranges)
+    dropped_seqs = sorted(s for a, b, _ in ranges for s in range(a, b + 1))
+    h.check(len(dropped_seqs) == final["dropped"] == len(set(dropped_seqs)),
+            "the ranges add up to the spool's counter (%d)" % final["dropped"])
+    # The spool held fewer reports than the send window: once connected all
+    # of them were in flight, and reports in flight are never dropped. So
+    # every drop happened while the collector was away, from the oldest on.
+    h.check(dropped_seqs == list(range(first_at_stop, first_at_stop + final["dropped"])),
+            "the dropped reports are seq %d..%d, the oldest unsent ones"
+            % (first_at_stop, first_at_stop + final["dropped"] - 1), ranges)
+
     h.step("the history: a hole where the dropped reports were, everything newer stored")
     first_kept = first_at_stop + final["dropped"]
     h.check(first_kept in times,
