@@ -19,6 +19,7 @@ struct policy_conf {
 	long classroom_mbps;	/* 百兆进班 */
 	long recording_mbps;	/* 录播室 port */
 	double max_errors_per_min; /* in + out errors per minute of a port */
+	double compliant_share;	/* % of known school time at target */
 	char calendar[4096];	/* school-hours calendar; "" = built in */
 };
 
@@ -145,6 +146,8 @@ int db_open(const char *path, bool readonly, sqlite3 **db)
 /* Load every agent's committed (epoch, last_seq) into t. */
 int db_load_agents(sqlite3 *db, struct agent_table *t)
     __attribute__((warn_unused_result));
+/* A copy of a text column ("" for NULL); the caller frees it. */
+char *db_col_dup(sqlite3_stmt *st, int col);
 struct db_writer;
 struct db_writer *db_writer_new(sqlite3 *db);
 void db_writer_free(struct db_writer *w);
@@ -362,6 +365,60 @@ int query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
     bool json);
 int query_alerts(sqlite3 *db, const char *school, bool open_only, bool json);
 int query_agents(sqlite3 *db, const char *school, bool json);
+
+/* rollup.c: daily roll-ups of every port's school-hours time (port_day) */
+#define DAY_MS INT64_C(86400000)
+#define ROLLUP_LATE_MS (30 * 60 * 1000) /* later reports mark their hour dirty */
+#define ROLLUP_GRACE_MS (60 * 60 * 1000) /* a day is rolled up this long after */
+struct calendar;
+/* School-hours time of one port on one local day in one condition. */
+struct day_row {
+	uint64_t day;		/* local midnight */
+	int64_t port_id;
+	int up;			/* admin and oper up; else speed, duplex 0 */
+	uint32_t speed_mbps;
+	int duplex;
+	uint64_t ms;		/* school-hours ms in this condition */
+	uint64_t err_ms;	/* of which in polls with too many errors */
+};
+typedef int (*day_row_fn)(void *arg, const struct day_row *r);
+/* The local midnight starting the day of t_ms. */
+uint64_t rollup_day_start(const struct calendar *cal, uint64_t t_ms);
+/* What stored roll-ups depend on: the calendar's contents, the error
+ * limit. -1 when the calendar file cannot be read. */
+int rollup_fingerprint(const struct policy_conf *pc, char *buf, size_t size);
+/* From the raw intervals: every port's rows for [t0, t1), port by port,
+ * days ascending (t1 may fall within a day). */
+int rollup_compute(sqlite3 *db, const struct calendar *cal,
+    double max_errors_per_min, uint64_t t0, uint64_t t1, bool progress,
+    day_row_fn fn, void *arg) __attribute__((warn_unused_result));
+/* Store the roll-ups of every finished day in [from, to) that is missing,
+ * back-filled since, or made under another fingerprint. Returns the number
+ * of days computed, or -1. */
+int rollup_update(sqlite3 *db, const struct calendar *cal,
+    const struct policy_conf *pc, uint64_t from, uint64_t to, uint64_t now,
+    bool progress) __attribute__((warn_unused_result));
+/* In `serve`: every 15 minutes, on a worker thread with its own database
+ * connection, roll up the last 62 days' finished days that need it. */
+struct rollup_job;
+struct rollup_job *rollup_job_start(uv_loop_t *loop,
+    const struct collector_conf *conf);
+void rollup_job_set_conf(struct rollup_job *j, const struct collector_conf *conf);
+void rollup_job_close(struct rollup_job *j, void (*cb)(void *), void *arg);
+
+/* report.c: `report`, the monthly compliance report */
+struct report_args {
+	const char *month;	/* YYYY-MM; NULL: this month */
+	const char *format;	/* html, csv, json */
+	const char *level;	/* csv: classroom, school, town */
+	const char *town, *school, *output;
+	bool en;		/* English instead of Chinese */
+	bool from_raw;		/* skip the roll-ups (checks them) */
+	bool progress;
+	uint64_t now;		/* 0: the clock (tests pin it) */
+};
+int cmd_report(sqlite3 *db, const struct calendar *cal,
+    const struct collector_conf *conf, const struct report_args *a);
 
 /* keys.c: per-agent TLS keys */
 struct keystore;

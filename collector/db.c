@@ -176,6 +176,26 @@ static const char *const migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  expires_at INTEGER,"
     "  revoked_at INTEGER);",
+
+    /* 5: daily roll-ups of school-hours time for the monthly report. */
+    "CREATE TABLE port_day("
+    "  day INTEGER NOT NULL,"
+    "  port_id INTEGER NOT NULL,"
+    "  up INTEGER NOT NULL,"
+    "  speed_mbps INTEGER NOT NULL,"
+    "  duplex INTEGER NOT NULL,"
+    "  ms INTEGER NOT NULL,"
+    "  err_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(day, port_id, up, speed_mbps, duplex)) WITHOUT ROWID;"
+    "CREATE TABLE rollup_days("
+    "  day INTEGER PRIMARY KEY,"
+    "  fingerprint TEXT NOT NULL,"
+    "  computed_at INTEGER NOT NULL);"
+    "CREATE TABLE rollup_dirty("
+    "  hour INTEGER PRIMARY KEY,"
+    "  marked_at INTEGER NOT NULL);"
+    "CREATE INDEX port_rates_errors ON port_rates(port_id, t_end)"
+    "  WHERE in_errors + out_errors > 0;",
 };
 
 /* State held longer than this many poll intervals without data is a gap. */
@@ -228,6 +248,14 @@ migrate(sqlite3 *db, const char *path)
 		    v + 1);
 	}
 	return 0;
+}
+
+char *
+db_col_dup(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	return xstrdup(t ? (const char *)t : "");
 }
 
 int
@@ -289,7 +317,8 @@ db_load_agents(sqlite3 *db, struct agent_table *t)
 enum {
 	ST_AGENT_GET, ST_AGENT_ADD, ST_AGENT_SEQ, ST_SWITCH_GET, ST_SWITCH_ADD,
 	ST_SWITCH_SET, ST_PORT_GET, ST_PORT_ADD, ST_PORT_SET, ST_STATE_ADD,
-	ST_STATE_EXTEND, ST_RATE_ADD, ST_AGENT_HEARD, ST_AGENT_STATUS, ST_COUNT
+	ST_STATE_EXTEND, ST_RATE_ADD, ST_AGENT_HEARD, ST_AGENT_STATUS,
+	ST_ROLLUP_DIRTY, ST_COUNT
 };
 
 static const char *const writer_sql[ST_COUNT] = {
@@ -323,6 +352,8 @@ static const char *const writer_sql[ST_COUNT] = {
     [ST_AGENT_HEARD] = "UPDATE agents SET last_heard = ? WHERE id = ?",
     [ST_AGENT_STATUS] = "UPDATE agents SET dropped = ?, spool_pending = ?,"
 			" last_heard = ? WHERE id = ?",
+    [ST_ROLLUP_DIRTY] = "INSERT OR REPLACE INTO rollup_dirty(hour, marked_at)"
+			" VALUES(?, ?)",
 };
 
 struct db_writer {
@@ -622,6 +653,14 @@ db_store_report(struct db_writer *w, struct agent_state *ag,
 	for (uint32_t i = 0; i < rep->n_if; i++)
 		if (store_port(w, switch_id, rep, &rep->ifs[i]) != 0)
 			return -1;
+	if (rep->t_ms + ROLLUP_LATE_MS < now) {
+		/* Back-filled: the day's roll-up may be made already. */
+		st = w->st[ST_ROLLUP_DIRTY];
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)(rep->t_ms / 3600000));
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+		if (step_done(st) != 0)
+			return -1;
+	}
 	ag->w_last_seq = rep->seq;
 	st = w->st[ST_AGENT_SEQ];
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)ag->w_epoch);

@@ -845,14 +845,6 @@ struct inv_apply {
 	bool failed;
 };
 
-static char *
-inv_col_dup(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	return xstrdup(t ? (const char *)t : "");
-}
-
 /* Read the current inventory and every school. */
 static int
 inv_load(struct inv_apply *a)
@@ -876,12 +868,12 @@ inv_load(struct inv_apply *a)
 		r = &a->rows[a->n_rows];
 		memset(r, 0, sizeof(*r));
 		r->id = sqlite3_column_int64(st, 0);
-		r->school = inv_col_dup(st, 1);
-		r->role = inv_col_dup(st, 2);
-		r->room = inv_col_dup(st, 3);
-		r->switch_name = inv_col_dup(st, 4);
-		r->port = inv_col_dup(st, 5);
-		r->probe = inv_col_dup(st, 6);
+		r->school = db_col_dup(st, 1);
+		r->role = db_col_dup(st, 2);
+		r->room = db_col_dup(st, 3);
+		r->switch_name = db_col_dup(st, 4);
+		r->port = db_col_dup(st, 5);
+		r->probe = db_col_dup(st, 6);
 		strmap_add(&a->row_by_key,
 		    inv_key(r->school, r->switch_name, r->port), a->n_rows++);
 	}
@@ -904,10 +896,10 @@ inv_load(struct inv_apply *a)
 		}
 		s = &a->schools[a->n_schools];
 		memset(s, 0, sizeof(*s));
-		s->code = inv_col_dup(st, 0);
-		s->name = inv_col_dup(st, 1);
-		s->town = inv_col_dup(st, 2);
-		s->type = inv_col_dup(st, 3);
+		s->code = db_col_dup(st, 0);
+		s->name = db_col_dup(st, 1);
+		s->town = db_col_dup(st, 2);
+		s->type = db_col_dup(st, 3);
 		s->town_seat = sqlite3_column_int(st, 4) != 0;
 		s->removed = sqlite3_column_int(st, 5) != 0;
 		strmap_add(

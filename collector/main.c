@@ -1,5 +1,6 @@
 /* main.c: schoolnet-collector: receive agents' reports, store, answer queries. */
 #include <getopt.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ struct collector {
 	struct ingest *ingest;
 	struct server *server;
 	struct outbox *outbox;
+	struct rollup_job *rollup;
 	struct calendar *cal;
 	struct collector_conf *active;	/* in use; &conf until a reload */
 	struct collector_conf *old_conf; /* being replaced by a reload */
@@ -62,6 +64,11 @@ usage(FILE *f)
 	    "  export [-o FILE.csv]    write the current inventory as CSV\n"
 	    "  notify-test [RECEIVER]  send a test message to every receiver\n"
 	    "                          (or one) and say whether each took it\n"
+	    "  report [--month YYYY-MM] [--format html|csv|json] [--lang zh|en]\n"
+	    "         [--level classroom|school|town] [--town NAME]\n"
+	    "         [--school CODE] [-o FILE] [--from-raw]\n"
+	    "                          the monthly compliance report (default:\n"
+	    "                          this month so far, HTML, Chinese)\n"
 	    "\n"
 	    "options:\n"
 	    "  -c, --config FILE   config file (default %s)\n"
@@ -78,7 +85,7 @@ usage(FILE *f)
 }
 
 static void
-on_outbox_closed(void *arg)
+on_rollup_closed(void *arg)
 {
 	struct collector *c = arg;
 
@@ -87,7 +94,16 @@ on_outbox_closed(void *arg)
 	uv_close((uv_handle_t *)&c->sighup, NULL);
 }
 
-/* The writer has drained: now stop the notifier, then the signals. */
+static void
+on_outbox_closed(void *arg)
+{
+	struct collector *c = arg;
+
+	rollup_job_close(c->rollup, on_rollup_closed, c);
+}
+
+/* The writer has drained: now stop the notifier, the roll-ups, then the
+ * signals. */
 static void
 on_ingest_closed(void *arg)
 {
@@ -215,6 +231,7 @@ on_sighup(uv_signal_t *sig, int signum)
 	c->cal = ncal;
 	server_set_conf(c->server, nc);
 	outbox_set_conf(c->outbox, nc);
+	rollup_job_set_conf(c->rollup, nc);
 	log_info("reload: %s read; %zu receivers, calendar %s", nc->path,
 	    nc->n_receivers,
 	    nc->policy.calendar[0] ? calendar_name(ncal) : "built in");
@@ -246,6 +263,7 @@ cmd_serve(struct collector *c)
 	ingest_set_outbox(c->ingest, c->outbox);
 	if (server_start(c->server) != 0)
 		fatalx("cannot listen for agents");
+	c->rollup = rollup_job_start(&c->loop, &c->conf);
 	c->active = &c->conf;
 	uv_signal_init(&c->loop, &c->sigint);
 	uv_signal_init(&c->loop, &c->sigterm);
@@ -305,6 +323,7 @@ struct options {
 	const char *school, *output, *by;
 	bool json, dry_run, open_only;
 	struct maint_args maint;
+	struct report_args report;
 };
 
 static int
@@ -330,7 +349,10 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 	if (strcmp(cmd, "enroll") == 0 || strcmp(cmd, "keys") == 0)
 		readonly = strcmp(cmd, "keys") == 0 &&
 		    (argc == 0 || strcmp(argv[0], "list") == 0);
-	if (strcmp(cmd, "maintenance") == 0 || strcmp(cmd, "alerts") == 0) {
+	if (strcmp(cmd, "report") == 0)
+		readonly = false; /* it stores the roll-ups it computes */
+	if (strcmp(cmd, "maintenance") == 0 || strcmp(cmd, "alerts") == 0 ||
+	    strcmp(cmd, "report") == 0) {
 		/* Times are read and shown in the calendar's local time. */
 		if (load_calendar(c) != 0)
 			return 1;
@@ -363,6 +385,10 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 		    : (fprintf(stderr, "schoolnet-collector: alerts ack ID "
 				       "--by NAME\n"),
 			  1);
+	} else if (strcmp(cmd, "report") == 0 && argc == 0) {
+		o->report.school = o->school;
+		o->report.output = o->output;
+		rc = cmd_report(c->db, c->cal, &c->conf, &o->report);
 	} else if (strcmp(cmd, "maintenance") == 0) {
 		o->maint.school = o->school;
 		o->maint.by = o->by;
@@ -379,13 +405,29 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 	return rc;
 }
 
+static bool
+one_of(const char *v, const char *a, const char *b, const char *c)
+{
+	return strcmp(v, a) == 0 || (b && strcmp(v, b) == 0) ||
+	    (c && strcmp(v, c) == 0);
+}
+
+static int
+bad_value(const char *opt, const char *v)
+{
+	fprintf(stderr, "schoolnet-collector: %s %s: not a choice (see --help)\n",
+	    opt, v);
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
 	enum {
 		OPT_PRINT = 256, OPT_JSON, OPT_SCHOOL, OPT_KEYS, OPT_DRY,
 		OPT_OPEN, OPT_BY, OPT_SWITCH, OPT_FROM, OPT_TO, OPT_FOR,
-		OPT_REASON
+		OPT_REASON, OPT_MONTH, OPT_FORMAT, OPT_LANG, OPT_LEVEL, OPT_TOWN,
+		OPT_RAW
 	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -404,13 +446,19 @@ main(int argc, char **argv)
 	    {"to", required_argument, NULL, OPT_TO},
 	    {"for", required_argument, NULL, OPT_FOR},
 	    {"reason", required_argument, NULL, OPT_REASON},
+	    {"month", required_argument, NULL, OPT_MONTH},
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"lang", required_argument, NULL, OPT_LANG},
+	    {"level", required_argument, NULL, OPT_LEVEL},
+	    {"town", required_argument, NULL, OPT_TOWN},
+	    {"from-raw", no_argument, NULL, OPT_RAW},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static const char *const commands[] = {"serve", "ports", "switches",
 	    "agents", "enroll", "keys",
 	    "schools", "alerts", "maintenance", "import", "export",
-	    "notify-test", NULL};
+	    "notify-test", "report", NULL};
 	const char *path = "/etc/schoolnet/collector.conf", *cmd = "serve";
 	bool check = false, print = false, known = false;
 	struct options o;
@@ -420,6 +468,9 @@ main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	memset(&o, 0, sizeof(o));
+	o.report.format = "html";
+	o.report.level = "school";
+	o.report.progress = true;
 	while ((ch = getopt_long(argc, argv, "c:ndo:Vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -469,6 +520,30 @@ main(int argc, char **argv)
 			break;
 		case OPT_REASON:
 			o.maint.reason = optarg;
+			break;
+		case OPT_MONTH:
+			o.report.month = optarg;
+			break;
+		case OPT_FORMAT:
+			o.report.format = optarg;
+			if (!one_of(optarg, "html", "csv", "json"))
+				return bad_value("--format", optarg);
+			break;
+		case OPT_LANG:
+			if (!one_of(optarg, "zh", "en", NULL))
+				return bad_value("--lang", optarg);
+			o.report.en = strcmp(optarg, "en") == 0;
+			break;
+		case OPT_LEVEL:
+			o.report.level = optarg;
+			if (!one_of(optarg, "classroom", "school", "town"))
+				return bad_value("--level", optarg);
+			break;
+		case OPT_TOWN:
+			o.report.town = optarg;
+			break;
+		case OPT_RAW:
+			o.report.from_raw = true;
 			break;
 		case 'V':
 			printf("schoolnet-collector %s\n", SCHOOLNET_VERSION);

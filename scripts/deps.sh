@@ -13,6 +13,8 @@ packages=(
   snmpsim snmpd snmp sqlite3 python3 procps
   # alert receivers in tests: a real SMTP server
   python3-aiosmtpd
+  # the monthly report in a real browser: render, screenshot, print to PDF
+  chromium fonts-noto-cjk python3-pil
   # fuzzing (scripts/fuzz.sh): clang with libFuzzer; openssl for test certs
   clang libclang-rt-14-dev openssl iproute2
 )

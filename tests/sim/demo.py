@@ -16,6 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
+import history  # noqa: E402
 import receivers  # noqa: E402
 
 
@@ -39,6 +40,30 @@ def status_line(county, hook):
             "webhook messages received %d"
             % (time.strftime("%H:%M:%S"), below, len(schools), rooms, len(alerts),
                len(hook.received("/demo"))))
+
+
+def monthly_reports(county, wd, seed):
+    """Simulate last month's history, then write last month's and this
+    month's compliance reports (HTML) and print their district figures."""
+    last, n = history.seed_previous_month(county.db, seed=seed)
+    print("\n== monthly compliance reports (schoolnet-collector report) ==")
+    print("(last month is simulated: %d ports' history written into the database;"
+          " this month has data only since the demo started)" % n)
+    made = []
+    for month in (last, None):
+        args = ["--month", month] if month else []
+        out = wd.file("report-%s.html" % (month or "this-month"))
+        collector(county, "report", *args, "-o", out)
+        rep = json.loads(collector(county, "report", *args, "--format", "json"))
+        d, p = rep["district"], rep["params"]
+        print("%s%s: schools passing %d of %d known, classrooms compliant %d of %d, recording-room "
+              "coverage %d of %d town-seat schools, data completeness %s %%"
+              % (p["month"], "" if p["complete"] else " (so far)", d["schools_passing"],
+                 d["schools_known"], d["classrooms_compliant"], d["classrooms_known"],
+                 d["town_seat_with_recording"], d["town_seat_schools"], d["completeness_pct"]))
+        print("  %s" % out)
+        made.append((p["month"], out))
+    return made
 
 
 def main():
@@ -113,6 +138,7 @@ def run(a):
     print("\n== the local webhook receiver got %d messages; the first one says ==" % len(got))
     if got and got[0].json:
         print(got[0].json.get("text", got[0].json))
+    reports = monthly_reports(county, wd, a.seed)
     print()
     print("collector DB:   %s" % county.db)
     print("logs:           %s" % county.logs)
@@ -120,6 +146,7 @@ def run(a):
     print("try:            %s -c %s schools --json" % (coll, county.conf))
     print("                %s -c %s ports --school s001" % (coll, county.conf))
     print("                %s -c %s alerts ack 1 --by 王老师" % (coll, county.conf))
+    print("                %s -c %s report --month %s --format csv" % (coll, county.conf, reports[0][0]))
     sys.stdout.flush()
     if a.once:
         print("demo: --once: stopping", flush=True)

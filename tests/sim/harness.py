@@ -569,6 +569,14 @@ def build_dir():
     return os.path.join(REPO, "build")
 
 
+def artifacts_dir():
+    """Where tests leave what a person may want to look at (screenshots):
+    $SCHOOLNET_ARTIFACTS, or BUILD/test-artifacts. Kept after the test."""
+    d = os.environ.get("SCHOOLNET_ARTIFACTS") or os.path.join(build_dir(), "test-artifacts")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
 def binaries():
     """(agent, collector) paths; Skip if they are not built."""
     b = build_dir()
