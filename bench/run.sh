@@ -315,3 +315,7 @@ say "TLS: ingest with TLS 1.3 (per-agent keys) against plaintext"
 echo
 say "memory: the collector holding 2000 agent connections"
 python3 "$REPO/bench/conns_bench.py" "$BUILD" 2000
+
+echo
+say "monthly report: a synthetic county month (300 schools x 40 classrooms), every format"
+python3 "$REPO/bench/report_bench.py" --build "$BUILD" --county-only
