@@ -3,6 +3,7 @@
 #define SCHOOLNET_COLLECTOR_H
 
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
@@ -387,17 +388,20 @@ uint64_t rollup_day_start(const struct calendar *cal, uint64_t t_ms);
 /* What stored roll-ups depend on: the calendar's contents, the error
  * limit. -1 when the calendar file cannot be read. */
 int rollup_fingerprint(const struct policy_conf *pc, char *buf, size_t size);
-/* From the raw intervals: every port's rows for [t0, t1), port by port,
- * days ascending (t1 may fall within a day). */
+/* From the raw intervals: the rows of every port the inventory names in
+ * [t0, t1), port by port, days ascending (t1 may fall within a day).
+ * Stops with -1 when *cancel (if not NULL) becomes true. */
 int rollup_compute(sqlite3 *db, const struct calendar *cal,
     double max_errors_per_min, uint64_t t0, uint64_t t1, bool progress,
-    day_row_fn fn, void *arg) __attribute__((warn_unused_result));
+    const atomic_bool *cancel, day_row_fn fn, void *arg)
+    __attribute__((warn_unused_result));
 /* Store the roll-ups of every finished day in [from, to) that is missing,
  * back-filled since, or made under another fingerprint. Returns the number
  * of days computed, or -1. */
 int rollup_update(sqlite3 *db, const struct calendar *cal,
     const struct policy_conf *pc, uint64_t from, uint64_t to, uint64_t now,
-    bool progress) __attribute__((warn_unused_result));
+    bool progress, const atomic_bool *cancel)
+    __attribute__((warn_unused_result));
 /* In `serve`: every 15 minutes, on a worker thread with its own database
  * connection, roll up the last 62 days' finished days that need it. */
 struct rollup_job;

@@ -195,7 +195,8 @@ static const char *const migrations[] = {
     "  hour INTEGER PRIMARY KEY,"
     "  marked_at INTEGER NOT NULL);"
     "CREATE INDEX port_rates_errors ON port_rates(port_id, t_end)"
-    "  WHERE in_errors + out_errors > 0;",
+    "  WHERE in_errors + out_errors > 0;"
+    "CREATE INDEX inventory_port ON inventory(school_code, switch, port);",
 };
 
 /* State held longer than this many poll intervals without data is a gap. */
@@ -236,6 +237,9 @@ migrate(sqlite3 *db, const char *path)
 		char bump[64];
 
 		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
+		if (version > 0) /* an index over a year of data takes minutes */
+			log_info("database %s: migrating to schema version %d",
+			    path, v + 1);
 		if (exec(db, "BEGIN IMMEDIATE") != 0)
 			return -1;
 		if (exec(db, migrations[v]) != 0 || exec(db, bump) != 0) {

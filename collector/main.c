@@ -207,6 +207,8 @@ on_sighup(uv_signal_t *sig, int signum)
 	struct cfg_err err;
 
 	(void)signum;
+	if (c->stopping)
+		return; /* what a reload would change is being shut down */
 	sd_notify(0, "RELOADING=1");
 	if (c->old_conf) {
 		log_warnx("reload: the previous one is still being applied");

@@ -61,6 +61,7 @@ struct room {
 	int school_idx;
 	struct tally t;
 	uint32_t min_speed; /* UINT32_MAX: never seen up */
+	uint32_t max_speed;
 	int compliant;      /* 1, 0, -1 unknown */
 	const char *cause;
 };
@@ -152,11 +153,13 @@ type_index(struct month *mo, const struct calendar *cal, const char *type)
 {
 	int i;
 
+	/* More types than a calendar can name: the last slot is "", which
+	 * has the default hours. */
+	if (mo->n_types >= (int)nitems(mo->types) - 1)
+		type = "";
 	for (i = 0; i < mo->n_types; i++)
 		if (strcmp(mo->types[i], type) == 0)
 			return i;
-	if (mo->n_types == (int)nitems(mo->types))
-		return 0; /* more types than a calendar can name: default */
 	mo->types[i] = xstrdup(type);
 	for (int d = 0; d < mo->n_days; d++) {
 		uint64_t d0 = mo->m0 + (uint64_t)d * DAY_MS;
@@ -236,6 +239,14 @@ load_schools(struct report_ctx *c, struct month *mo)
 		    : day_index(mo,
 		          rollup_day_start(
 		              c->cal, (uint64_t)sqlite3_column_int64(st, 6)));
+		if (s->from >= s->to) { /* removed on the month's first day */
+			free(s->code);
+			free(s->name);
+			free(s->town);
+			free(s->type);
+			mo->n_schools--;
+			continue;
+		}
 		s->type_idx = type_index(mo, c->cal, s->type);
 		s->up_min = UINT32_MAX;
 	}
@@ -276,23 +287,23 @@ load_rooms(struct report_ctx *c, struct month *mo)
 	int rc;
 	char *last_school = NULL;
 	int last_idx = -1;
+	int64_t last_row = -1;
 
+	/* Every port that answers to the row, as in the port_map view: an
+	 * agent replaced during the month leaves the old port (data before)
+	 * and the new one (data after). */
 	if (sqlite3_prepare_v2(c->db,
 	        "SELECT i.school_code, i.role, i.room, i.switch, i.port,"
-	        " i.valid_from, i.valid_to,"
-	        " coalesce((SELECT min(p.id) FROM agents a"
-	        "  JOIN switches s ON s.agent_id = a.id"
-	        "  JOIN ports p ON p.switch_id = s.id"
-	        "  WHERE a.school = i.school_code AND s.name = i.switch"
-	        "  AND p.if_name = i.port),"
-	        " (SELECT min(p.id) FROM agents a"
-	        "  JOIN switches s ON s.agent_id = a.id"
-	        "  JOIN ports p ON p.switch_id = s.id"
-	        "  WHERE a.school = i.school_code AND s.name = i.switch"
-	        "  AND p.if_descr = i.port))"
-	        " FROM inventory i WHERE i.valid_from < ?1"
-	        " AND (i.valid_to IS NULL OR i.valid_to > ?2)"
-	        " ORDER BY i.school_code, i.role, i.room, i.valid_from",
+	        " i.valid_from, i.valid_to, i.id, p.id"
+	        " FROM inventory i"
+	        " LEFT JOIN agents a ON a.school = i.school_code"
+	        " LEFT JOIN switches s ON s.agent_id = a.id AND s.name = i.switch"
+	        " LEFT JOIN ports p ON p.switch_id = s.id AND (p.if_name = i.port"
+	        "  OR (p.if_descr = i.port AND NOT EXISTS (SELECT 1 FROM ports q"
+	        "  WHERE q.switch_id = s.id AND q.if_name = i.port)))"
+	        " WHERE i.valid_from < ?1 AND (i.valid_to IS NULL OR"
+	        " i.valid_to > ?2)"
+	        " ORDER BY i.school_code, i.role, i.room, i.valid_from, i.id",
 	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)mo->until);
@@ -346,15 +357,24 @@ load_rooms(struct report_ctx *c, struct month *mo)
 			r->role = policy_role(role);
 			r->room = xstrdup(name);
 			r->min_speed = UINT32_MAX;
-		} else {
-			free(r->sw);
+		} else if (sqlite3_column_int64(st, 7) != last_row) {
+			free(r->sw); /* a newer row of the room names them */
 			free(r->port);
 		}
-		r->sw = db_col_dup(st, 3);
-		r->port = db_col_dup(st, 4);
-		for (int d = from; d < to; d++)
-			r->t.school += mo->type_day_ms[s->type_idx][d];
-		if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+		if (sqlite3_column_int64(st, 7) != last_row) {
+			/* The row's first port: its school time, once. */
+			last_row = sqlite3_column_int64(st, 7);
+			r->sw = db_col_dup(st, 3);
+			r->port = db_col_dup(st, 4);
+			for (int d = from; d < to; d++) {
+				uint64_t ms = mo->type_day_ms[s->type_idx][d];
+
+				r->t.school += ms;
+				if (r->role == ROLE_CLASSROOM)
+					mo->cls_school[d] += ms;
+			}
+		}
+		if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
 			struct port_use *u;
 
 			if (mo->n_uses == mo->cap_uses) {
@@ -364,7 +384,7 @@ load_rooms(struct report_ctx *c, struct month *mo)
 				    mo->uses, mo->cap_uses, sizeof(*mo->uses));
 			}
 			u = &mo->uses[mo->n_uses++];
-			u->port_id = sqlite3_column_int64(st, 7);
+			u->port_id = sqlite3_column_int64(st, 8);
 			u->room = (int)(r - mo->rooms);
 			u->from = from;
 			u->to = to;
@@ -383,13 +403,39 @@ cmp_use(const void *a, const void *b)
 	return (x->port_id > y->port_id) - (x->port_id < y->port_id);
 }
 
-/* Folding the day rows into rooms: port id -> its uses. */
+/* Folding the day rows into rooms. */
 struct fold {
 	struct report_ctx *c;
 	struct month *mo;
-	int64_t max_port;
-	int32_t *first; /* index into mo->uses, -1 none */
+	size_t at;		/* the first use of the last row's port */
 };
+
+/*
+ * The first use of port_id in the sorted uses (n_uses when none). Rows come
+ * with ascending port ids (day by day, or port by port), so the search
+ * mostly steps forward from the last position.
+ */
+static size_t
+first_use(struct fold *f, int64_t port_id)
+{
+	const struct month *mo = f->mo;
+	size_t lo = 0, hi = mo->n_uses;
+
+	if (f->at < mo->n_uses && mo->uses[f->at].port_id <= port_id) {
+		while (f->at < mo->n_uses && mo->uses[f->at].port_id < port_id)
+			f->at++;
+		return f->at;
+	}
+	while (lo < hi) { /* a new day: back to the start */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mo->uses[mid].port_id < port_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return f->at = lo;
+}
 
 static int
 fold_row(void *arg, const struct day_row *x)
@@ -399,11 +445,10 @@ fold_row(void *arg, const struct day_row *x)
 	const struct policy_conf *pc = &f->c->conf->policy;
 	int d;
 
-	if (x->port_id < 0 || x->port_id > f->max_port ||
-	    f->first[x->port_id] < 0 || x->day < mo->m0 || x->day >= mo->m1)
+	if (x->day < mo->m0 || x->day >= mo->m1)
 		return 0;
 	d = (int)((x->day - mo->m0) / DAY_MS);
-	for (size_t i = (size_t)f->first[x->port_id];
+	for (size_t i = first_use(f, x->port_id);
 	     i < mo->n_uses && mo->uses[i].port_id == x->port_id; i++) {
 		const struct port_use *u = &mo->uses[i];
 		struct room *r = &mo->rooms[u->room];
@@ -425,6 +470,8 @@ fold_row(void *arg, const struct day_row *x)
 		}
 		if (x->up && x->speed_mbps < r->min_speed)
 			r->min_speed = x->speed_mbps;
+		if (x->up && x->speed_mbps > r->max_speed)
+			r->max_speed = x->speed_mbps;
 		if (r->role == ROLE_CLASSROOM) {
 			s->cls_ok[d] += ok;
 			s->cls_known[d] += x->ms;
@@ -437,30 +484,19 @@ fold_row(void *arg, const struct day_row *x)
 static int
 fold_month(struct report_ctx *c, struct month *mo, uint64_t rolled)
 {
-	struct fold f = {.c = c, .mo = mo, .max_port = -1};
+	struct fold f = {.c = c, .mo = mo};
 	sqlite3_stmt *st;
 	int rc = 0;
 
-	if (mo->n_uses) {
+	if (mo->n_uses)
 		qsort(mo->uses, mo->n_uses, sizeof(*mo->uses), cmp_use);
-		f.max_port = mo->uses[mo->n_uses - 1].port_id;
-	}
-	f.first =
-	    xreallocarray(NULL, (size_t)(f.max_port + 2), sizeof(*f.first));
-	for (int64_t i = 0; i <= f.max_port; i++)
-		f.first[i] = -1;
-	for (size_t i = mo->n_uses; i-- > 0;)
-		f.first[mo->uses[i].port_id] = (int32_t)i;
-
 	if (rolled > mo->m0) {
 		if (sqlite3_prepare_v2(c->db,
 		        "SELECT day, port_id, up, speed_mbps, duplex, ms, "
 		        "err_ms"
 		        " FROM port_day WHERE day >= ? AND day < ?",
-		        -1, &st, NULL) != SQLITE_OK) {
-			free(f.first);
+		        -1, &st, NULL) != SQLITE_OK)
 			return -1;
-		}
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)mo->m0);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)rolled);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -481,9 +517,8 @@ fold_month(struct report_ctx *c, struct month *mo, uint64_t rolled)
 	if (rc == 0 && rolled < mo->until)
 		rc = rollup_compute(c->db, c->cal,
 		    c->conf->policy.max_errors_per_min,
-		    rolled > mo->m0 ? rolled : mo->m0, mo->until, false,
+		    rolled > mo->m0 ? rolled : mo->m0, mo->until, false, NULL,
 		    fold_row, &f);
-	free(f.first);
 	return rc;
 }
 
@@ -584,9 +619,8 @@ judge(struct report_ctx *c, struct month *mo)
 			tally_add(&s->uplink, &r->t);
 			if (r->min_speed < s->up_min)
 				s->up_min = r->min_speed;
-			if (r->min_speed != UINT32_MAX &&
-			    r->min_speed > s->up_max)
-				s->up_max = r->min_speed;
+			if (r->max_speed > s->up_max)
+				s->up_max = r->max_speed;
 			break;
 		case ROLE_CLASSROOM:
 			s->classrooms++;
@@ -625,15 +659,22 @@ judge(struct report_ctx *c, struct month *mo)
 			mo->cls_known[d] += s->cls_known[d];
 		}
 	}
-	for (size_t j = 0; j < mo->n_rooms; j++) {
-		const struct room *r = &mo->rooms[j];
-		const struct school *s = &mo->schools[r->school_idx];
+}
 
-		if (r->role != ROLE_CLASSROOM)
-			continue;
-		for (int d = s->from; d < s->to; d++)
-			mo->cls_school[d] += mo->type_day_ms[s->type_idx][d];
+/* The rooms: the previous month needs only its schools' figures. */
+static void
+month_free_rooms(struct month *mo)
+{
+	for (size_t i = 0; i < mo->n_rooms; i++) {
+		free(mo->rooms[i].room);
+		free(mo->rooms[i].sw);
+		free(mo->rooms[i].port);
 	}
+	free(mo->rooms);
+	free(mo->uses);
+	mo->rooms = NULL;
+	mo->uses = NULL;
+	mo->n_rooms = mo->cap_rooms = mo->n_uses = mo->cap_uses = 0;
 }
 
 static void
@@ -645,17 +686,11 @@ month_free(struct month *mo)
 		free(mo->schools[i].town);
 		free(mo->schools[i].type);
 	}
-	for (size_t i = 0; i < mo->n_rooms; i++) {
-		free(mo->rooms[i].room);
-		free(mo->rooms[i].sw);
-		free(mo->rooms[i].port);
-	}
+	month_free_rooms(mo);
 	for (int i = 0; i < mo->n_types; i++)
 		free(mo->types[i]);
 	free(mo->schools);
 	free(mo->by_code);
-	free(mo->rooms);
-	free(mo->uses);
 }
 
 static int
@@ -686,7 +721,7 @@ month_load(struct report_ctx *c, int y, int m, struct month *mo)
 	rolled = mo->m0;
 	if (!c->a->from_raw) {
 		n = rollup_update(c->db, c->cal, &c->conf->policy, mo->m0,
-		    mo->m1, c->now, c->a->progress);
+		    mo->m1, c->now, c->a->progress, NULL);
 		if (n < 0)
 			return -1;
 		/* Stored days end where rollup_update stopped: the first
@@ -1109,9 +1144,21 @@ cmd_report(sqlite3 *db, const struct calendar *cal,
 		    a->month);
 		return 1;
 	}
-	if (month_load(&c, y, m, &mo) != 0 ||
-	    month_load(&c, m == 1 ? y - 1 : y, m == 1 ? 12 : m - 1, &prev) != 0)
+	/* The previous month first, so that its rooms are gone before this
+	 * month's are read. */
+	if (month_load(&c, m == 1 ? y - 1 : y, m == 1 ? 12 : m - 1, &prev) != 0)
 		goto done;
+	month_free_rooms(&prev);
+	if (month_load(&c, y, m, &mo) != 0)
+		goto done;
+	if ((a->town || a->school) && mo.n_schools == 0) {
+		fprintf(stderr, "schoolnet-collector: report %04d-%02d: no school "
+		    "%s%s%s%s in the inventory\n", y, m,
+		    a->town ? "in town " : "", a->town ? a->town : "",
+		    a->school ? (a->town ? " with code " : "with code ") : "",
+		    a->school ? a->school : "");
+		goto done;
+	}
 	model = model_json(&c, &mo, &prev,
 	    strcmp(a->format, "json") == 0 ||
 	        strcmp(a->level, "classroom") == 0);

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@
 #include "schoolnet/mem.h"
 #include "schoolnet/timeutil.h"
 
-#define ROLLUP_CHUNK_DAYS 8 /* days computed in one read pass */
+#define ROLLUP_CHUNK_DAYS 4 /* days computed in one read pass */
 
 uint64_t
 rollup_day_start(const struct calendar *cal, uint64_t t_ms)
@@ -206,16 +207,25 @@ min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-/* School-hours ms of [a, b) that fall in a poll with too many errors. */
+/*
+ * School-hours ms of [a, b) that fall in a poll with too many errors. The
+ * pieces asked for start later and later, so the polls ending before a
+ * are passed for good (*first): linear in the polls, not quadratic.
+ */
 static uint64_t
-error_ms(struct compute *c, const char *type, uint64_t a, uint64_t b)
+error_ms(struct compute *c, const char *type, uint64_t a, uint64_t b,
+    size_t *first)
 {
 	uint64_t ms = 0;
 
-	for (size_t i = 0; i < c->errors_v.n; i++) {
+	while (*first < c->errors_v.n && c->errors_v.v[*first].t1 <= a)
+		(*first)++;
+	for (size_t i = *first; i < c->errors_v.n; i++) {
 		const struct span *e = &c->errors_v.v[i];
 
-		if (e->t1 > a && e->t0 < b)
+		if (e->t0 >= b)
+			break;
+		if (e->t1 > a)
 			ms += calendar_hours_between(
 			    c->cal, type, max_u64(a, e->t0), min_u64(b, e->t1));
 	}
@@ -233,6 +243,7 @@ compute_port(struct compute *c, int64_t port_id, const char *type, uint64_t t0,
 	if (c->states_v.n == 0)
 		return 0;
 	for (uint64_t d = rollup_day_start(c->cal, t0); d < t1; d += DAY_MS) {
+		size_t first_error = 0;
 		uint64_t a0 = max_u64(d, t0), a1 = min_u64(d + DAY_MS, t1);
 
 		c->n_rows = 0;
@@ -252,7 +263,8 @@ compute_port(struct compute *c, int64_t port_id, const char *type, uint64_t t0,
 			if (x.up) {
 				x.speed_mbps = s->speed;
 				x.duplex = s->duplex;
-				x.err_ms = error_ms(c, type, p0, p1);
+				x.err_ms = error_ms(c, type, p0, p1,
+				    &first_error);
 			}
 			add_row(c, &x);
 		}
@@ -266,19 +278,25 @@ compute_port(struct compute *c, int64_t port_id, const char *type, uint64_t t0,
 int
 rollup_compute(sqlite3 *db, const struct calendar *cal,
     double max_errors_per_min, uint64_t t0, uint64_t t1, bool progress,
-    day_row_fn fn, void *arg)
+    const atomic_bool *cancel, day_row_fn fn, void *arg)
 {
 	struct compute c = {
 	    .cal = cal, .max_errors_per_min = max_errors_per_min};
 	uint64_t next_note = time_mono_ms() + 1000;
-	int64_t n_ports = 0, done = 0;
+	int64_t done = 0;
 	int rc = -1;
 
 	if (sqlite3_prepare_v2(db,
-	        "SELECT p.id, sc.type, (SELECT count(*) FROM ports)"
+	        "SELECT p.id, sc.type"
 	        " FROM ports p JOIN switches s ON s.id = p.switch_id"
 	        " JOIN agents a ON a.id = s.agent_id"
-	        " LEFT JOIN schools sc ON sc.code = a.school ORDER BY p.id",
+	        " LEFT JOIN schools sc ON sc.code = a.school"
+	        " WHERE EXISTS (SELECT 1 FROM inventory i"
+	        "  WHERE i.school_code = a.school AND i.switch = s.name"
+	        "  AND i.port IN (p.if_name, p.if_descr)"
+	        "  AND i.valid_from < ?2 AND (i.valid_to IS NULL OR"
+	        "  i.valid_to > ?1))"
+	        " ORDER BY p.id",
 	        -1, &c.ports, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
 	        "SELECT t_start, t_end, admin, oper, speed_mbps, duplex"
@@ -293,23 +311,26 @@ rollup_compute(sqlite3 *db, const struct calendar *cal,
 		log_warnx("roll-up: %s", sqlite3_errmsg(db));
 		goto out;
 	}
+	sqlite3_bind_int64(c.ports, 1, (sqlite3_int64)t0);
+	sqlite3_bind_int64(c.ports, 2, (sqlite3_int64)t1);
 	while ((rc = sqlite3_step(c.ports)) == SQLITE_ROW) {
 		const char *type =
 		    (const char *)sqlite3_column_text(c.ports, 1);
 
-		n_ports = sqlite3_column_int64(c.ports, 2);
+		if (cancel && atomic_load(cancel)) {
+			rc = SQLITE_INTERRUPT;
+			break;
+		}
 		if (compute_port(&c, sqlite3_column_int64(c.ports, 0), type, t0,
 		        t1, fn, arg) != 0)
 			break;
 		done++;
 		if (progress && time_mono_ms() >= next_note) {
-			fprintf(stderr,
-			    "  ... %" PRId64 " of %" PRId64 " ports\n", done,
-			    n_ports);
+			fprintf(stderr, "  ... %" PRId64 " ports\n", done);
 			next_note += 1000;
 		}
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE && rc != SQLITE_INTERRUPT)
 		log_warnx("roll-up: %s", sqlite3_errmsg(db));
 	rc = rc == SQLITE_DONE ? 0 : -1;
 out:
@@ -351,14 +372,51 @@ exec_sql(sqlite3 *db, const char *sql)
 	return -1;
 }
 
+/* The late-data marks a pass consumes: read with its raw data. */
+struct marks {
+	int64_t (*v)[2];	/* hour, marked_at */
+	size_t n;
+};
+
 /*
- * Replace the stored days [d0, d1) with rows: one short write transaction,
- * after the rows were computed under a read transaction. Dirty marks made
- * after `started` (a report stored meanwhile) stay for the next pass.
+ * The marks on whole hours of [d0, d1), read in the transaction that reads
+ * the raw data: a mark made after that (a late report stored meanwhile)
+ * is not among them and stays for the next pass. An hour that straddles
+ * local midnight (an offset like +05:45) belongs to two days and stays
+ * until a pass has both.
+ */
+static int
+read_marks(sqlite3 *db, uint64_t d0, uint64_t d1, struct marks *mk)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	mk->n = 0;
+	if (sqlite3_prepare_v2(db,
+	        "SELECT hour, marked_at FROM rollup_dirty"
+	        " WHERE hour >= ? AND hour < ?",
+	        -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)((d0 + 3599999) / 3600000));
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)(d1 / 3600000));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		mk->v = xreallocarray(mk->v, mk->n + 1, sizeof(*mk->v));
+		mk->v[mk->n][0] = sqlite3_column_int64(st, 0);
+		mk->v[mk->n][1] = sqlite3_column_int64(st, 1);
+		mk->n++;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Replace the stored days [d0, d1) with rows, and consume the marks read
+ * with them: one short write transaction, after the rows were computed
+ * under a read transaction.
  */
 static int
 store_days(sqlite3 *db, const char *fp, uint64_t d0, uint64_t d1,
-    const struct row_buf *b, uint64_t started)
+    const struct row_buf *b, const struct marks *mk, uint64_t now)
 {
 	sqlite3_stmt *del = NULL, *ins = NULL, *day = NULL, *clean = NULL;
 	int rc = -1;
@@ -377,9 +435,8 @@ store_days(sqlite3 *db, const char *fp, uint64_t d0, uint64_t d1,
 	        " computed_at) VALUES(?, ?, ?)",
 	        -1, &day, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
-	        "DELETE FROM rollup_dirty WHERE hour >= ? AND hour < ?"
-	        " AND marked_at < ?",
-	        -1, &clean, NULL) != SQLITE_OK)
+	        "DELETE FROM rollup_dirty WHERE hour = ? AND marked_at = ?", -1,
+	        &clean, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_int64(del, 1, (sqlite3_int64)d0);
 	sqlite3_bind_int64(del, 2, (sqlite3_int64)d1);
@@ -402,18 +459,18 @@ store_days(sqlite3 *db, const char *fp, uint64_t d0, uint64_t d1,
 	for (uint64_t d = d0; d < d1; d += DAY_MS) {
 		sqlite3_bind_int64(day, 1, (sqlite3_int64)d);
 		sqlite3_bind_text(day, 2, fp, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(day, 3, (sqlite3_int64)started);
+		sqlite3_bind_int64(day, 3, (sqlite3_int64)now);
 		if (sqlite3_step(day) != SQLITE_DONE)
 			goto out;
 		sqlite3_reset(day);
 	}
-	/* Whole hours only: a local day may begin within an hour (an offset
-	 * like +05:45), and that hour belongs to both days. */
-	sqlite3_bind_int64(clean, 1, (sqlite3_int64)((d0 + 3599999) / 3600000));
-	sqlite3_bind_int64(clean, 2, (sqlite3_int64)(d1 / 3600000));
-	sqlite3_bind_int64(clean, 3, (sqlite3_int64)started);
-	if (sqlite3_step(clean) != SQLITE_DONE)
-		goto out;
+	for (size_t i = 0; i < mk->n; i++) {
+		sqlite3_bind_int64(clean, 1, mk->v[i][0]);
+		sqlite3_bind_int64(clean, 2, mk->v[i][1]);
+		if (sqlite3_step(clean) != SQLITE_DONE)
+			goto out;
+		sqlite3_reset(clean);
+	}
 	rc = exec_sql(db, "COMMIT");
 out:
 	if (rc != 0) {
@@ -454,11 +511,12 @@ day_is_current(sqlite3 *db, const char *fp, uint64_t d)
 int
 rollup_update(sqlite3 *db, const struct calendar *cal,
     const struct policy_conf *pc, uint64_t from, uint64_t to, uint64_t now,
-    bool progress)
+    bool progress, const atomic_bool *cancel)
 {
 	char fp[256], date[40];
 	uint64_t d, end = rollup_day_start(cal, min_u64(to, now));
 	int days = 0, cur, y, m, dd;
+	struct marks mk = {0};
 
 	if (rollup_fingerprint(pc, fp, sizeof(fp)) != 0)
 		return -1;
@@ -466,12 +524,15 @@ rollup_update(sqlite3 *db, const struct calendar *cal,
 	while (end > from && end + ROLLUP_GRACE_MS > now)
 		end -= DAY_MS;
 	for (d = rollup_day_start(cal, from); d < end;) {
-		uint64_t d1 = d + DAY_MS, started = time_now_ms();
+		uint64_t d1 = d + DAY_MS;
 		struct row_buf b = {0};
+		int rc;
 
+		if (cancel && atomic_load(cancel))
+			break;
 		if ((cur = day_is_current(db, fp, d)) != 0) {
 			if (cur < 0)
-				return -1;
+				goto fail;
 			d += DAY_MS;
 			continue;
 		}
@@ -480,24 +541,23 @@ rollup_update(sqlite3 *db, const struct calendar *cal,
 		    (cur = day_is_current(db, fp, d1)) == 0)
 			d1 += DAY_MS;
 		if (cur < 0)
-			return -1;
+			goto fail;
 		calendar_local_date(cal, d, &y, &m, &dd);
 		snprintf(date, sizeof(date), "%04d-%02d-%02d", y, m, dd);
 		if (progress)
 			fprintf(stderr, "rolling up %d day(s) from %s\n",
 			    (int)((d1 - d) / DAY_MS), date);
 		if (exec_sql(db, "BEGIN") != 0)
-			return -1;
-		if (rollup_compute(db, cal, pc->max_errors_per_min, d, d1,
-		        progress, collect_row, &b) != 0) {
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			goto fail;
+		rc = read_marks(db, d, d1, &mk) != 0 ||
+		    rollup_compute(db, cal, pc->max_errors_per_min, d, d1,
+		        progress, cancel, collect_row, &b) != 0;
+		sqlite3_exec(db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+		if (rc || store_days(db, fp, d, d1, &b, &mk, time_now_ms()) != 0) {
 			free(b.v);
-			return -1;
-		}
-		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-		if (store_days(db, fp, d, d1, &b, started) != 0) {
-			free(b.v);
-			return -1;
+			if (cancel && atomic_load(cancel))
+				break;
+			goto fail;
 		}
 		log_info("roll-up: %d day(s) from %s stored, %zu rows",
 		    (int)((d1 - d) / DAY_MS), date, b.n);
@@ -505,7 +565,11 @@ rollup_update(sqlite3 *db, const struct calendar *cal,
 		days += (int)((d1 - d) / DAY_MS);
 		d = d1;
 	}
+	free(mk.v);
 	return days;
+fail:
+	free(mk.v);
+	return -1;
 }
 
 /* --- in the collector: keep the roll-ups current ------------------- */
@@ -519,6 +583,7 @@ struct rollup_job {
 	uv_timer_t timer;
 	uv_work_t work;
 	bool busy, closing;
+	atomic_bool cancel;	/* set by close: stop between ports */
 	char database[4096];
 	struct policy_conf policy, next; /* next: set while busy */
 	bool have_next;
@@ -548,7 +613,7 @@ job_work(uv_work_t *w)
 	if (db_open(j->database, false, &db) == 0) {
 		sqlite3_busy_timeout(db, 10000);
 		j->days = rollup_update(db, cal, &j->policy,
-		    now - JOB_DAYS * DAY_MS, now, now, false);
+		    now - JOB_DAYS * DAY_MS, now, now, false, &j->cancel);
 	}
 	sqlite3_close(db);
 	calendar_free(cal);
@@ -563,7 +628,7 @@ job_done(uv_work_t *w, int status)
 
 	(void)status;
 	j->busy = false;
-	if (j->days < 0)
+	if (j->days < 0 && !j->closing)
 		log_warnx("roll-up: failed; trying again in %d minutes",
 		    JOB_EVERY_MS / 60000);
 	if (j->have_next) {
@@ -626,10 +691,11 @@ void
 rollup_job_close(struct rollup_job *j, void (*cb)(void *), void *arg)
 {
 	j->closing = true;
+	atomic_store(&j->cancel, true);
 	j->closed = cb;
 	j->closed_arg = arg;
 	uv_timer_stop(&j->timer);
-	/* A run in progress finishes its transaction first. */
+	/* A run in progress stops at its next port, rolling back. */
 	if (!j->busy)
 		uv_close((uv_handle_t *)&j->timer, job_closed);
 }

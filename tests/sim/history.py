@@ -8,7 +8,8 @@ interval a day, in the state the port is in now (the planted faults held
 all month), with a few seeded accidents: a classroom port down for a day or
 two, a day without data for a port, and one school whose agent was offline
 for two days. The schools and the inventory are back-dated to the month's
-first day. The collector computes the report's roll-ups from these raw
+first day, and the month's hours are marked in rollup_dirty, as a late
+report marks them, so a day the collector rolled up already is made again. The collector computes the report's roll-ups from these raw
 intervals with its own code, as for real data.
 """
 import datetime
@@ -63,6 +64,11 @@ def seed_previous_month(db_path, seed=1):
                         " VALUES(?, ?, ?, ?, ?, ?, ?)",
                         (port_id, m0 + d * DAY_MS, m0 + (d + 1) * DAY_MS, admin if up else 1,
                          oper if up else 2, speed, duplex))
+            # Data written after the fact, like a spool replayed late: mark
+            # its hours so that days rolled up already are made again.
+            now = int(datetime.datetime.now().timestamp() * 1000)
+            db.executemany("INSERT OR REPLACE INTO rollup_dirty(hour, marked_at) VALUES(?, ?)",
+                           [(hr, now) for hr in range(m0 // 3600000, m1 // 3600000)])
         return "%04d-%02d" % (year, month), len(ports)
     finally:
         db.close()
