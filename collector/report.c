@@ -298,9 +298,12 @@ load_rooms(struct report_ctx *c, struct month *mo)
 	        " FROM inventory i"
 	        " LEFT JOIN agents a ON a.school = i.school_code"
 	        " LEFT JOIN switches s ON s.agent_id = a.id AND s.name = i.switch"
-	        " LEFT JOIN ports p ON p.switch_id = s.id AND (p.if_name = i.port"
-	        "  OR (p.if_descr = i.port AND NOT EXISTS (SELECT 1 FROM ports q"
-	        "  WHERE q.switch_id = s.id AND q.if_name = i.port)))"
+	        " LEFT JOIN ports p ON p.id IN ("
+	        "  SELECT x.id FROM ports x WHERE x.switch_id = s.id"
+	        "  AND x.if_name = i.port"
+	        "  UNION ALL SELECT y.id FROM ports y WHERE y.switch_id = s.id"
+	        "  AND y.if_descr = i.port AND NOT EXISTS (SELECT 1 FROM ports q"
+	        "  WHERE q.switch_id = s.id AND q.if_name = i.port))"
 	        " WHERE i.valid_from < ?1 AND (i.valid_to IS NULL OR"
 	        " i.valid_to > ?2)"
 	        " ORDER BY i.school_code, i.role, i.room, i.valid_from, i.id",
@@ -1009,16 +1012,21 @@ room_json(
 static const char *const day_kinds[] = {
     "school_day", "weekend", "holiday", "makeup_day", "vacation"};
 
+/*
+ * The model, without its rooms: a province has 800,000, and as jansson
+ * objects they would take gigabytes. They are made one at a time where
+ * they are written (next_room).
+ */
 static json_t *
 model_json(const struct report_ctx *c, const struct month *mo,
-    const struct month *prev, bool with_rooms)
+    const struct month *prev)
 {
 	struct summary all, pall;
 	size_t n_towns, n_ptowns;
 	struct town_sum *towns = summarize(mo, &n_towns, &all);
 	struct town_sum *ptowns = summarize(prev, &n_ptowns, &pall);
 	bool have_prev = prev->n_schools > 0;
-	json_t *jt = json_array(), *js = json_array(), *jr = json_array();
+	json_t *jt = json_array(), *js = json_array();
 	json_t *jd = json_array(), *bad_s = json_array(), *bad_c = json_array();
 
 	for (size_t i = 0; i < n_towns; i++) {
@@ -1044,8 +1052,6 @@ model_json(const struct report_ctx *c, const struct month *mo,
 		const struct room *r = &mo->rooms[i];
 		const struct school *s = &mo->schools[r->school_idx];
 
-		if (with_rooms)
-			json_array_append_new(jr, room_json(c, mo, r));
 		if (r->role == ROLE_CLASSROOM && r->compliant != 1)
 			json_array_append_new(bad_c,
 			    json_pack(
@@ -1074,40 +1080,126 @@ model_json(const struct report_ctx *c, const struct month *mo,
 	free(towns);
 	free(ptowns);
 	return json_pack(
-	    "{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:o, s:o}}", "report",
+	    "{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:{s:o, s:o}}", "report",
 	    "schoolnet-compliance", "version", 1, "params",
 	    params_json(c, mo, prev), "district",
 	    summary_json(&all, have_prev ? &pall : NULL), "towns", jt,
-	    "schools", js, "rooms", jr, "days", jd, "noncompliant", "schools",
+	    "schools", js, "days", jd, "noncompliant", "schools",
 	    bad_s, "classrooms", bad_c);
 }
 
-/* sha256 of the model without its time of making: equal figures, equal
- * hash. */
+/* The rooms, one new JSON object at a time (NULL after the last). */
+struct rooms_iter {
+	const struct report_ctx *c;
+	const struct month *mo;
+	size_t next;
+};
+
+static json_t *
+next_room(void *arg)
+{
+	struct rooms_iter *it = arg;
+
+	if (it->next >= it->mo->n_rooms)
+		return NULL;
+	return room_json(it->c, it->mo, &it->mo->rooms[it->next++]);
+}
+
+#define CANONICAL (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
+
 static int
-add_content_hash(json_t *model)
+digest_json(EVP_MD_CTX *ctx, const json_t *v)
+{
+	char *text = json_dumps(v, CANONICAL);
+	int ok = text && EVP_DigestUpdate(ctx, text, strlen(text));
+
+	free(text);
+	return ok;
+}
+
+/* One room's figures as a line for the hash: cheaper than its JSON. */
+static int
+digest_room(EVP_MD_CTX *ctx, const struct month *mo, const struct room *r)
+{
+	const struct tally *t = &r->t;
+	char line[1024];
+	int n = snprintf(line, sizeof(line),
+	    "%s\t%s\t%s\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+	    "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%d\t%s\t%" PRIu32
+	    "\t%" PRIu32 "\n",
+	    mo->schools[r->school_idx].code, policy_role_name(r->role), r->room,
+	    r->sw, r->port, t->school, t->ok, t->speed, t->half, t->errors,
+	    t->down, r->compliant, r->cause ? r->cause : "", r->min_speed,
+	    r->max_speed);
+
+	return n > 0 && EVP_DigestUpdate(ctx, line,
+	    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/*
+ * content_hash: SHA-256 of the model's canonical JSON (compact, keys
+ * sorted) without its time of making, then of a line of figures per room.
+ * The same figures give the same hash, whatever the format.
+ */
+static int
+add_content_hash(json_t *model, const struct month *mo)
 {
 	json_t *params = json_object_get(model, "params");
 	json_t *stamp = json_incref(json_object_get(params, "generated_at"));
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
 	char hex[8 + 2 * EVP_MAX_MD_SIZE + 1] = "sha256:";
-	char *text;
-	int rc = -1;
+	int ok;
 
 	json_object_del(params, "generated_at");
-	text = json_dumps(
-	    model, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
-	if (text &&
-	    EVP_Digest(text, strlen(text), md, &md_len, EVP_sha256(), NULL)) {
-		for (unsigned i = 0; i < md_len; i++)
-			snprintf(hex + 7 + 2 * i, 3, "%02x", md[i]);
-		json_object_set_new(model, "content_hash", json_string(hex));
-		rc = 0;
-	}
-	free(text);
+	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	    digest_json(ctx, model);
+	for (size_t i = 0; ok && i < mo->n_rooms; i++)
+		ok = digest_room(ctx, mo, &mo->rooms[i]);
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &md_len);
+	EVP_MD_CTX_free(ctx);
 	json_object_set_new(params, "generated_at", stamp);
-	return rc;
+	if (!ok)
+		return -1;
+	for (unsigned i = 0; i < md_len; i++)
+		snprintf(hex + 7 + 2 * i, 3, "%02x", md[i]);
+	json_object_set_new(model, "content_hash", json_string(hex));
+	return 0;
+}
+
+/* The model as JSON, with its rooms streamed in as the last member. */
+static int
+write_json(FILE *out, const json_t *model, struct rooms_iter it)
+{
+	char *text = json_dumps(model, JSON_INDENT(1) | JSON_REAL_PRECISION(15));
+	size_t n = text ? strlen(text) : 0;
+	json_t *room;
+	bool first = true;
+	int rc = 0;
+
+	/* text ends with the object's closing "}": the rooms go before it. */
+	if (n < 2 || text[n - 1] != '}') {
+		free(text);
+		return -1;
+	}
+	while (n > 1 && (text[n - 2] == '\n' || text[n - 2] == ' '))
+		n--;
+	fwrite(text, 1, n - 1, out);
+	free(text);
+	fputs(",\n \"rooms\": [", out);
+	while ((room = next_room(&it)) != NULL) {
+		char *line = json_dumps(room, JSON_COMPACT |
+		    JSON_REAL_PRECISION(15));
+
+		rc |= line == NULL || fprintf(out, "%s\n  %s",
+		    first ? "" : ",", line) < 0;
+		first = false;
+		free(line);
+		json_decref(room);
+	}
+	fputs("\n ]\n}\n", out);
+	return rc || ferror(out) ? -1 : 0;
 }
 
 static int
@@ -1159,10 +1251,9 @@ cmd_report(sqlite3 *db, const struct calendar *cal,
 		    a->school ? a->school : "");
 		goto done;
 	}
-	model = model_json(&c, &mo, &prev,
-	    strcmp(a->format, "json") == 0 ||
-	        strcmp(a->level, "classroom") == 0);
-	if (model == NULL || add_content_hash(model) != 0) {
+	model = model_json(&c, &mo, &prev);
+	if (model == NULL ||
+	    add_content_hash(model, &mo) != 0) {
 		fprintf(stderr, "schoolnet-collector: report: out of memory\n");
 		goto done;
 	}
@@ -1172,15 +1263,13 @@ cmd_report(sqlite3 *db, const struct calendar *cal,
 		goto done;
 	}
 	if (strcmp(a->format, "json") == 0)
-		rc = json_dumpf(model, out,
-		         JSON_INDENT(1) | JSON_REAL_PRECISION(15)) == 0 &&
-		        fputc('\n', out) != EOF
-		    ? 0
-		    : 1;
+		rc = write_json(out, model, (struct rooms_iter){&c, &mo, 0});
 	else if (strcmp(a->format, "csv") == 0)
-		rc = report_write_csv(out, model, a->level, a->en) == 0 ? 0 : 1;
+		rc = report_write_csv_rows(out, model, a->level, a->en,
+		    next_room, &(struct rooms_iter){&c, &mo, 0});
 	else
-		rc = report_write_html(out, model, a->en) == 0 ? 0 : 1;
+		rc = report_write_html(out, model, a->en);
+	rc = rc == 0 ? 0 : 1;
 	if (out != stdout && fclose(out) != 0)
 		rc = 1;
 	if (rc != 0)

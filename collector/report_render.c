@@ -1951,6 +1951,13 @@ school_names(const json_t *schools)
 int
 report_write_csv(FILE *f, const json_t *rep, const char *level, bool en)
 {
+	return report_write_csv_rows(f, rep, level, en, NULL, NULL);
+}
+
+int
+report_write_csv_rows(FILE *f, const json_t *rep, const char *level,
+    bool en, json_t *(*next_room)(void *arg), void *arg)
+{
 	const struct csv_level *lv = NULL;
 	const json_t *rows;
 	json_t *names = NULL;
@@ -1971,9 +1978,18 @@ report_write_csv(FILE *f, const json_t *rep, const char *level, bool en)
 		csv_text(f, lv->cols[i].head[en]);
 	}
 	fputs("\r\n", f);
-	rows = json_object_get(rep, lv->rows);
-	for (size_t i = 0; i < json_array_size(rows); i++)
-		csv_row(&r, lv, json_array_get(rows, i), NULL, names);
+	if (lv->cols == room_csv && next_room != NULL) {
+		json_t *row;
+
+		while ((row = next_room(arg)) != NULL) {
+			csv_row(&r, lv, row, NULL, names);
+			json_decref(row);
+		}
+	} else {
+		rows = json_object_get(rep, lv->rows);
+		for (size_t i = 0; i < json_array_size(rows); i++)
+			csv_row(&r, lv, json_array_get(rows, i), NULL, names);
+	}
 	if (lv->total)
 		csv_row(&r, lv, r.district, tr(&r, total_label(&r)), NULL);
 	json_decref(names);

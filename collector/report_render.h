@@ -27,4 +27,11 @@ int report_write_html(FILE *f, const json_t *rep, bool en)
 int report_write_csv(FILE *f, const json_t *rep, const char *level, bool en)
     __attribute__((warn_unused_result));
 
+/* The same, with the rows of level "classroom" from next_room (a new
+ * reference each call, NULL after the last) instead of rep's "rooms": the
+ * report makes them one at a time. NULL next_room: rep's "rooms". */
+int report_write_csv_rows(FILE *f, const json_t *rep, const char *level,
+    bool en, json_t *(*next_room)(void *arg), void *arg)
+    __attribute__((warn_unused_result));
+
 #endif

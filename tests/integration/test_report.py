@@ -420,7 +420,7 @@ def main():
 
     h.step("formats")
     check_csv(collector, conf, wd)
-    check_html(collector, conf, wd)
+    check_html(collector, conf, wd, rep["content_hash"])
     db.close()
 
     h.step("bad input is refused with a clear error")
@@ -452,10 +452,12 @@ def check_csv(collector, conf, wd):
     report(collector, conf, "--format", "csv", "--level", "classroom", "--lang", "en", "-o", rooms)
     rows = list(csv.reader(io.StringIO(open(rooms, "rb").read()[3:].decode("utf-8"), newline="")))
     eq(len(rows), 1 + 11, "--level classroom: a header and one row per room (11)")
+    h.check(any(r[0] == "A" and "一年级2班" in r for r in rows[1:]) and any(c in ("99.52",) for r in rows[1:] for c in r),
+            "the rooms' rows carry their figures (A 一年级2班 99.52 %)")
     h.check(any("school" in c.lower() for c in rows[0]), "English header: %s" % ",".join(rows[0][:6]))
 
 
-def check_html(collector, conf, wd):
+def check_html(collector, conf, wd, content_hash):
     out = wd.file("report.html")
     report(collector, conf, "--format", "html", "-o", out)
     text = open(out, encoding="utf-8").read()
@@ -463,6 +465,7 @@ def check_html(collector, conf, wd):
             "the HTML is self-contained (no external assets, no scripts)")
     h.check(text.count("<svg") >= 3, "three inline SVG charts (%d <svg)" % text.count("<svg"))
     h.check("城东小学" in text and "33.33" in text, "the figures are in it")
+    h.check(content_hash in text, "its footer has the JSON's content hash (%s)" % content_hash[:20])
     chromium = next((p for p in ("chromium", "chromium-browser") if h.shutil.which(p)), None)
     if chromium is None:
         raise h.Skip("chromium is not installed: the HTML was checked, not rendered")
