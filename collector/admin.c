@@ -17,45 +17,64 @@ fail(sqlite3 *db, const char *what)
 }
 
 int
-cmd_alerts_ack(sqlite3 *db, long long id, const char *by)
+alerts_ack(sqlite3 *db, long long id, const char *by, char *prev_by,
+    size_t size)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (by == NULL || *by == '\0') {
-		fprintf(stderr, "schoolnet-collector: alerts ack needs --by "
-				"NAME (who takes care of it)\n");
-		return 1;
-	}
 	if (sqlite3_prepare_v2(db,
 		"UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ?"
 		" AND acked_by IS NULL",
 		-1, &st, NULL) != SQLITE_OK)
-		return fail(db, "alerts ack");
+		return -1;
 	sqlite3_bind_text(st, 1, by, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)time_now_ms());
 	sqlite3_bind_int64(st, 3, id);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return fail(db, "alerts ack");
-	if (sqlite3_changes(db) == 1) {
-		printf("alert %lld acknowledged by %s\n", id, by);
-		return 0;
-	}
+		return -1;
+	if (sqlite3_changes(db) == 1)
+		return ACK_DONE;
 	if (sqlite3_prepare_v2(db, "SELECT acked_by FROM alerts WHERE id = ?",
 		-1, &st, NULL) != SQLITE_OK)
-		return fail(db, "alerts ack");
+		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && prev_by)
+		snprintf(prev_by, size, "%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? ACK_ALREADY
+	    : rc == SQLITE_DONE ? ACK_NO_ALERT
+				: -1;
+}
+
+int
+cmd_alerts_ack(sqlite3 *db, long long id, const char *by)
+{
+	char prev[256];
+
+	if (by == NULL || *by == '\0') {
+		fprintf(stderr, "schoolnet-collector: alerts ack needs --by "
+				"NAME (who takes care of it)\n");
+		return 1;
+	}
+	switch (alerts_ack(db, id, by, prev, sizeof(prev))) {
+	case ACK_DONE:
+		printf("alert %lld acknowledged by %s\n", id, by);
+		return 0;
+	case ACK_ALREADY:
 		fprintf(stderr, "schoolnet-collector: alert %lld was already "
 				"acknowledged by %s\n",
-		    id, sqlite3_column_text(st, 0));
-	else
+		    id, prev);
+		return 1;
+	case ACK_NO_ALERT:
 		fprintf(stderr, "schoolnet-collector: there is no alert %lld\n",
 		    id);
-	sqlite3_finalize(st);
-	return 1;
+		return 1;
+	}
+	return fail(db, "alerts ack");
 }
 
 /*

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <sqlite3.h>
 #include <uv.h>
@@ -202,6 +203,7 @@ void ingest_push(struct ingest *in, struct ingest_item *item);
 void ingest_delivery(struct ingest *in, int64_t msg_id, bool ok,
     const char *error);
 size_t ingest_queued(const struct ingest *in);
+uint64_t ingest_duplicates_total(const struct ingest *in);
 /* Stop after the transaction in flight; cb runs once nothing is pending. */
 void ingest_close(struct ingest *in, void (*cb)(void *), void *arg);
 uint64_t ingest_stored_total(const struct ingest *in);
@@ -213,6 +215,8 @@ struct server *server_new(uv_loop_t *loop, const struct collector_conf *conf,
 int server_start(struct server *s) __attribute__((warn_unused_result));
 void server_set_conf(struct server *s, const struct collector_conf *conf);
 void server_close(struct server *s);
+/* Agent connections open now, and how many of them before their HELLO. */
+size_t server_connections(const struct server *s, size_t *handshaking);
 void conn_ref(struct conn *c);
 void conn_unref(struct conn *c);
 /* After a commit: tell the agent everything up to seq is stored. */
@@ -310,6 +314,11 @@ void policy_eval_port(const struct policy_conf *p, enum port_role role,
 /* Alert cause for one reason bit of a port in this role. */
 const char *policy_cause(enum port_role role, unsigned reason);
 const char *verdict_name(enum verdict v);
+/* Inventory rows (of one role, say) counted by verdict. */
+struct verdict_tally {
+	int total, ok, below, unknown;
+};
+void verdict_tally_add(struct verdict_tally *t, enum verdict v);
 /* "port down, 10 Mbps (target 100), half duplex" style summary. */
 void policy_reasons_text(const struct port_verdict *v, const struct port_obs *o,
     char *buf, size_t size);
@@ -358,14 +367,24 @@ void outbox_recorded(struct outbox *o, int64_t id);
 void outbox_close(struct outbox *o, void (*cb)(void *), void *arg);
 void outbox_set_conf(struct outbox *o, const struct collector_conf *conf);
 
-/* query.c: read-only subcommands printing JSON */
+/* Data older than this many poll intervals is not current. */
+#define FRESH_INTERVALS 2.5
+/* query.c: the policy inputs from a row whose columns start at col:
+ * admin, oper, speed, duplex, last_seen, in_errors, out_errors,
+ * poll_interval. */
+void port_obs_from_row(sqlite3_stmt *st, int col, uint64_t now,
+    struct port_obs *o);
+/* query.c: read-only listings, as text or JSON, written to out (the
+ * commands' stdout, or an HTTP response). Return 0, or 1 on a database
+ * error (said on stderr). */
 int query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,
-    bool json);
-int query_switches(sqlite3 *db, const char *school, bool json);
+    bool json, FILE *out);
+int query_switches(sqlite3 *db, const char *school, bool json, FILE *out);
 int query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
-    bool json);
-int query_alerts(sqlite3 *db, const char *school, bool open_only, bool json);
-int query_agents(sqlite3 *db, const char *school, bool json);
+    bool json, FILE *out);
+int query_alerts(sqlite3 *db, const char *school, bool open_only, bool json,
+    FILE *out);
+int query_agents(sqlite3 *db, const char *school, bool json, FILE *out);
 
 /* rollup.c: daily roll-ups of every port's school-hours time (port_day) */
 #define DAY_MS INT64_C(86400000)
@@ -424,6 +443,46 @@ struct report_args {
 int cmd_report(sqlite3 *db, const struct calendar *cal,
     const struct collector_conf *conf, const struct report_args *a);
 
+/* tokens.c: tokens for the HTTP API */
+enum token_role { TOKEN_NONE, TOKEN_READ, TOKEN_ADMIN };
+/* The role of a presented token ("snt_" + 40 lowercase hex); TOKEN_NONE
+ * when malformed, unknown or revoked. name (if not NULL) gets the token's
+ * name. Looks the token up by its SHA-256 (no secret is stored). */
+enum token_role token_lookup(sqlite3 *db, const char *token, char *name,
+    size_t size);
+/* tokens add NAME [--role read|admin] | tokens list | tokens revoke NAME */
+int cmd_tokens(sqlite3 *db, int argc, char **argv, const char *role,
+    bool json);
+
+/* metrics.c: Prometheus text exposition (format 0.0.4) */
+struct metrics_stats {
+	uint64_t start_ms;	/* collector start, ms since epoch */
+	uint64_t connections;	/* agent connections open now */
+	uint64_t handshakes;	/* of which not yet past HELLO */
+	uint64_t reports_stored; /* since start (counter) */
+	uint64_t duplicates;	/* since start (counter) */
+	uint64_t queue_depth;	/* reports waiting for the writer */
+	uint64_t queue_max;
+	uint64_t http_requests;	/* since start (counter) */
+};
+/* Write every metric to out; -1 on a database error, else 0. */
+int metrics_write(FILE *out, sqlite3 *db, const struct policy_conf *pc,
+    const struct metrics_stats *st);
+
+/* http.c: the JSON API and /metrics (libmicrohttpd on the loop) */
+struct http_sources {
+	/* The collector's own figures for /metrics (all but http_requests). */
+	void (*stats)(void *arg, struct metrics_stats *st);
+	void *arg;
+};
+struct http_server;
+/* Listen on conf->http; NULL (logged) when it cannot: the collector goes
+ * on without its HTTP interface. */
+struct http_server *http_start(uv_loop_t *loop,
+    const struct collector_conf *conf, const struct http_sources *src);
+void http_set_conf(struct http_server *h, const struct collector_conf *conf);
+void http_close(struct http_server *h, void (*cb)(void *), void *arg);
+
 /* keys.c: per-agent TLS keys */
 struct keystore;
 struct keystore *keystore_open(const char *path);
@@ -436,6 +495,11 @@ int cmd_enroll(sqlite3 *db, const char *school, const char *duration);
 int cmd_keys(sqlite3 *db, int argc, char **argv, const char *school, bool json);
 
 /* admin.c: commands that change alerts and maintenance windows */
+enum { ACK_DONE, ACK_ALREADY, ACK_NO_ALERT };
+/* Acknowledge alert id for `by`: ACK_DONE, ACK_ALREADY (prev_by, if not
+ * NULL, gets who did), ACK_NO_ALERT, or -1 on a database error. */
+int alerts_ack(sqlite3 *db, long long id, const char *by, char *prev_by,
+    size_t size);
 int cmd_alerts_ack(sqlite3 *db, long long id, const char *by);
 struct maint_args {
 	const char *school, *sw, *from, *to, *duration, *reason, *by;

@@ -22,7 +22,7 @@ static const struct cfg_key collector_keys[] = {
 	.help = "SQLite database file (WAL mode; keep it on local disk)"},
     {.name = "http", .type = CFG_HOSTPORT, C(http), .defport = 8080,
 	.def = "127.0.0.1:8080",
-	.help = "address:port for the dashboard and JSON API (not served yet)"},
+	.help = "address:port of the JSON API and /metrics (HTTP); if it cannot be bound the collector runs without them"},
     {.name = "max_connections", .type = CFG_INT, C(max_connections),
 	.min = 1, .max = 100000, .def = "4096",
 	.help = "agent connections held at once; more are refused"},

@@ -197,6 +197,15 @@ static const char *const migrations[] = {
     "CREATE INDEX port_rates_errors ON port_rates(port_id, t_end)"
     "  WHERE in_errors + out_errors > 0;"
     "CREATE INDEX inventory_port ON inventory(school_code, switch, port);",
+
+    /* 6: tokens for the HTTP API (only their SHA-256 is kept). */
+    "CREATE TABLE api_tokens("
+    "  name TEXT PRIMARY KEY,"
+    "  role TEXT NOT NULL CHECK(role IN ('read','admin')),"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL,"
+    "  last_used INTEGER,"
+    "  revoked_at INTEGER);",
 };
 
 /* State held longer than this many poll intervals without data is a gap. */

@@ -406,6 +406,12 @@ ingest_stored_total(const struct ingest *in)
 	return in->stored;
 }
 
+uint64_t
+ingest_duplicates_total(const struct ingest *in)
+{
+	return in->duplicates;
+}
+
 void
 ingest_close(struct ingest *in, void (*cb)(void *), void *arg)
 {

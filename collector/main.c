@@ -12,6 +12,7 @@
 #include "schoolnet/calendar.h"
 #include "schoolnet/log.h"
 #include "schoolnet/mem.h"
+#include "schoolnet/timeutil.h"
 #include "schoolnet/version.h"
 
 struct collector {
@@ -23,6 +24,9 @@ struct collector {
 	struct server *server;
 	struct outbox *outbox;
 	struct rollup_job *rollup;
+	struct http_server *http;
+	struct http_sources http_src;
+	uint64_t started_ms;
 	struct calendar *cal;
 	struct collector_conf *active;	/* in use; &conf until a reload */
 	struct collector_conf *old_conf; /* being replaced by a reload */
@@ -60,6 +64,8 @@ usage(FILE *f)
 	    "  enroll --school CODE [--for DURATION]  create an agent's TLS key\n"
 	    "                          and print the lines for its agent.conf\n"
 	    "  keys list | keys revoke IDENTITY   the agents' keys\n"
+	    "  tokens add NAME [--role read|admin] | tokens list |\n"
+	    "  tokens revoke NAME      tokens for the HTTP API and /metrics\n"
 	    "  import [--dry-run] FILE.csv   load the inventory (all rows or none)\n"
 	    "  export [-o FILE.csv]    write the current inventory as CSV\n"
 	    "  notify-test [RECEIVER]  send a test message to every receiver\n"
@@ -85,13 +91,21 @@ usage(FILE *f)
 }
 
 static void
-on_rollup_closed(void *arg)
+on_http_closed(void *arg)
 {
 	struct collector *c = arg;
 
 	uv_close((uv_handle_t *)&c->sigint, NULL);
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
 	uv_close((uv_handle_t *)&c->sighup, NULL);
+}
+
+static void
+on_rollup_closed(void *arg)
+{
+	struct collector *c = arg;
+
+	http_close(c->http, on_http_closed, c);
 }
 
 static void
@@ -102,8 +116,8 @@ on_outbox_closed(void *arg)
 	rollup_job_close(c->rollup, on_rollup_closed, c);
 }
 
-/* The writer has drained: now stop the notifier, the roll-ups, then the
- * signals. */
+/* The writer has drained: now stop the notifier, the roll-ups, the HTTP
+ * interface, then the signals. */
 static void
 on_ingest_closed(void *arg)
 {
@@ -234,11 +248,29 @@ on_sighup(uv_signal_t *sig, int signum)
 	server_set_conf(c->server, nc);
 	outbox_set_conf(c->outbox, nc);
 	rollup_job_set_conf(c->rollup, nc);
+	http_set_conf(c->http, nc);
 	log_info("reload: %s read; %zu receivers, calendar %s", nc->path,
 	    nc->n_receivers,
 	    nc->policy.calendar[0] ? calendar_name(ncal) : "built in");
 	ingest_reload(c->ingest, nc, ncal, on_reloaded, c);
 	sd_notify(0, "READY=1");
+}
+
+/* The collector's own figures for /metrics. */
+static void
+collector_stats(void *arg, struct metrics_stats *st)
+{
+	struct collector *c = arg;
+	size_t handshaking = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->start_ms = c->started_ms;
+	st->connections = server_connections(c->server, &handshaking);
+	st->handshakes = handshaking;
+	st->reports_stored = ingest_stored_total(c->ingest);
+	st->duplicates = ingest_duplicates_total(c->ingest);
+	st->queue_depth = ingest_queued(c->ingest);
+	st->queue_max = (uint64_t)c->active->queue_max;
 }
 
 static int
@@ -266,6 +298,10 @@ cmd_serve(struct collector *c)
 	if (server_start(c->server) != 0)
 		fatalx("cannot listen for agents");
 	c->rollup = rollup_job_start(&c->loop, &c->conf);
+	c->started_ms = time_now_ms();
+	c->http_src.stats = collector_stats;
+	c->http_src.arg = c;
+	c->http = http_start(&c->loop, &c->conf, &c->http_src);
 	c->active = &c->conf;
 	uv_signal_init(&c->loop, &c->sigint);
 	uv_signal_init(&c->loop, &c->sigterm);
@@ -322,7 +358,7 @@ open_db(struct collector *c, bool readonly)
 }
 
 struct options {
-	const char *school, *output, *by;
+	const char *school, *output, *by, *role;
 	bool json, dry_run, open_only;
 	struct maint_args maint;
 	struct report_args report;
@@ -348,7 +384,8 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 		return cmd_notify_test(&c->conf, argc ? argv[0] : NULL);
 	if (strcmp(cmd, "maintenance") == 0)
 		readonly = argc > 0 && strcmp(argv[0], "list") == 0;
-	if (strcmp(cmd, "enroll") == 0 || strcmp(cmd, "keys") == 0)
+	if (strcmp(cmd, "enroll") == 0 || strcmp(cmd, "keys") == 0 ||
+	    strcmp(cmd, "tokens") == 0)
 		readonly = strcmp(cmd, "keys") == 0 &&
 		    (argc == 0 || strcmp(argv[0], "list") == 0);
 	if (strcmp(cmd, "report") == 0)
@@ -364,19 +401,24 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 		return 1;
 	}
 	if (strcmp(cmd, "ports") == 0)
-		rc = query_ports(c->db, &c->conf.policy, o->school, o->json);
+		rc = query_ports(c->db, &c->conf.policy, o->school, o->json,
+		    stdout);
 	else if (strcmp(cmd, "switches") == 0)
-		rc = query_switches(c->db, o->school, o->json);
+		rc = query_switches(c->db, o->school, o->json, stdout);
 	else if (strcmp(cmd, "agents") == 0)
-		rc = query_agents(c->db, o->school, o->json);
+		rc = query_agents(c->db, o->school, o->json, stdout);
 	else if (strcmp(cmd, "enroll") == 0 && argc == 0)
 		rc = cmd_enroll(c->db, o->school, o->maint.duration);
 	else if (strcmp(cmd, "keys") == 0)
 		rc = cmd_keys(c->db, argc, argv, o->school, o->json);
+	else if (strcmp(cmd, "tokens") == 0)
+		rc = cmd_tokens(c->db, argc, argv, o->role, o->json);
 	else if (strcmp(cmd, "schools") == 0)
-		rc = query_schools(c->db, &c->conf.policy, o->school, o->json);
+		rc = query_schools(c->db, &c->conf.policy, o->school, o->json,
+		    stdout);
 	else if (strcmp(cmd, "alerts") == 0 && argc == 0)
-		rc = query_alerts(c->db, o->school, o->open_only, o->json);
+		rc = query_alerts(c->db, o->school, o->open_only, o->json,
+		    stdout);
 	else if (strcmp(cmd, "alerts") == 0 && argc == 2 &&
 	    strcmp(argv[0], "ack") == 0) {
 		char *end;
@@ -429,7 +471,7 @@ main(int argc, char **argv)
 		OPT_PRINT = 256, OPT_JSON, OPT_SCHOOL, OPT_KEYS, OPT_DRY,
 		OPT_OPEN, OPT_BY, OPT_SWITCH, OPT_FROM, OPT_TO, OPT_FOR,
 		OPT_REASON, OPT_MONTH, OPT_FORMAT, OPT_LANG, OPT_LEVEL, OPT_TOWN,
-		OPT_RAW
+		OPT_RAW, OPT_ROLE
 	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -454,13 +496,14 @@ main(int argc, char **argv)
 	    {"level", required_argument, NULL, OPT_LEVEL},
 	    {"town", required_argument, NULL, OPT_TOWN},
 	    {"from-raw", no_argument, NULL, OPT_RAW},
+	    {"role", required_argument, NULL, OPT_ROLE},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static const char *const commands[] = {"serve", "ports", "switches",
 	    "agents", "enroll", "keys",
 	    "schools", "alerts", "maintenance", "import", "export",
-	    "notify-test", "report", NULL};
+	    "notify-test", "report", "tokens", NULL};
 	const char *path = "/etc/schoolnet/collector.conf", *cmd = "serve";
 	bool check = false, print = false, known = false;
 	struct options o;
@@ -546,6 +589,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_RAW:
 			o.report.from_raw = true;
+			break;
+		case OPT_ROLE:
+			o.role = optarg;
 			break;
 		case 'V':
 			printf("schoolnet-collector %s\n", SCHOOLNET_VERSION);

@@ -119,3 +119,15 @@ policy_reasons_text(const struct port_verdict *v, const struct port_obs *o,
 		snprintf(buf + n, size - n, "%s%.0f errors/min", n ? ", " : "",
 		    o->errors_per_min);
 }
+
+void
+verdict_tally_add(struct verdict_tally *t, enum verdict v)
+{
+	t->total++;
+	if (v == VERDICT_OK)
+		t->ok++;
+	else if (v == VERDICT_BELOW)
+		t->below++;
+	else
+		t->unknown++;
+}

@@ -6,8 +6,6 @@
 #include "collector.h"
 #include "schoolnet/timeutil.h"
 
-/* Data older than this many poll intervals is not current. */
-#define FRESH_INTERVALS 2.5
 
 static json_t *
 iso_or_null(sqlite3_stmt *st, int col)
@@ -45,15 +43,15 @@ text(sqlite3_stmt *st, int col)
 }
 
 static int
-print_json(const char *key, json_t *rows)
+print_json(FILE *out, const char *key, json_t *rows)
 {
 	char stamp[32];
 	json_t *top;
 
 	time_iso8601(time_now_ms(), stamp, sizeof(stamp));
 	top = json_pack("{s:s, s:o}", "generated_at", stamp, key, rows);
-	json_dumpf(top, stdout, JSON_INDENT(2));
-	printf("\n");
+	json_dumpf(top, out, JSON_INDENT(2));
+	fputc('\n', out);
 	json_decref(top);
 	return 0;
 }
@@ -75,7 +73,7 @@ prepare(sqlite3 *db, const char *sql, const char *school, sqlite3_stmt **st)
 /* End a listing: report a failed step, else print rows as {key: rows}. */
 static int
 finish(sqlite3 *db, sqlite3_stmt *st, int rc, const char *key, json_t *rows,
-    bool json)
+    bool json, FILE *out)
 {
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -84,7 +82,7 @@ finish(sqlite3 *db, sqlite3_stmt *st, int rc, const char *key, json_t *rows,
 		return 1;
 	}
 	if (json)
-		return print_json(key, rows);
+		return print_json(out, key, rows);
 	json_decref(rows);
 	return 0;
 }
@@ -103,8 +101,8 @@ poll_status_name(int status)
 
 /* Policy inputs from a row whose columns start at `col`: admin, oper,
  * speed, duplex, last_seen, in_errors, out_errors, poll_interval. */
-static void
-obs_from_row(sqlite3_stmt *st, int col, uint64_t now, struct port_obs *o)
+void
+port_obs_from_row(sqlite3_stmt *st, int col, uint64_t now, struct port_obs *o)
 {
 	uint64_t last = (uint64_t)sqlite3_column_int64(st, col + 4);
 	double interval = sqlite3_column_double(st, col + 7);
@@ -138,7 +136,7 @@ reasons_json(unsigned reasons, enum port_role role)
 
 int
 query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,
-    bool json)
+    bool json, FILE *out)
 {
 	static const char sql[] =
 	    "SELECT a.school, a.name, s.name, p.if_index, p.if_name,"
@@ -163,7 +161,7 @@ query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,
 		return 1;
 	}
 	if (!json)
-		printf("%-8s %-10s %-24s %-5s %7s %-6s %-10s %-10s %s\n",
+		fprintf(out, "%-8s %-10s %-24s %-5s %7s %-6s %-10s %-10s %s\n",
 		    "school", "switch", "port", "oper", "Mbps", "duplex",
 		    "role", "state", "room / why");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -174,11 +172,11 @@ query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,
 		struct port_obs o;
 		char why[160];
 
-		obs_from_row(st, 8, now, &o);
+		port_obs_from_row(st, 8, now, &o);
 		policy_eval_port(pc, role, &o, &v);
 		policy_reasons_text(&v, &o, why, sizeof(why));
 		if (!json) {
-			printf("%-8s %-10s %-24s %-5s %7lld %-6s %-10s %-10s "
+			fprintf(out, "%-8s %-10s %-24s %-5s %7lld %-6s %-10s %-10s "
 			       "%s%s%s\n",
 			    text(st, 0), text(st, 2),
 			    *text(st, 4) ? text(st, 4) : text(st, 5),
@@ -225,11 +223,11 @@ query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,
 			"target_mbps",
 			mapped ? json_integer(v.target_mbps) : json_null()));
 	}
-	return finish(db, st, rc, "ports", rows, json);
+	return finish(db, st, rc, "ports", rows, json, out);
 }
 
 int
-query_switches(sqlite3 *db, const char *school, bool json)
+query_switches(sqlite3 *db, const char *school, bool json, FILE *out)
 {
 	static const char sql[] =
 	    "SELECT a.school, a.name, s.name, s.address, s.status, s.error,"
@@ -247,7 +245,7 @@ query_switches(sqlite3 *db, const char *school, bool json)
 		return 1;
 	}
 	if (!json)
-		printf("%-8s %-12s %-22s %-8s %5s %6s  %-20s  %s\n", "school",
+		fprintf(out, "%-8s %-12s %-22s %-8s %5s %6s  %-20s  %s\n", "school",
 		    "switch", "address", "status", "ports", "ms", "last poll",
 		    "error");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -256,7 +254,7 @@ query_switches(sqlite3 *db, const char *school, bool json)
 		if (!json) {
 			time_iso8601((uint64_t)sqlite3_column_int64(st, 6), seen,
 			    sizeof(seen));
-			printf("%-8s %-12s %-22s %-8s %5lld %6lld  %-20s  %s\n",
+			fprintf(out, "%-8s %-12s %-22s %-8s %5lld %6lld  %-20s  %s\n",
 			    text(st, 0), text(st, 2), text(st, 3),
 			    poll_status_name(sqlite3_column_int(st, 4)),
 			    sqlite3_column_int64(st, 11),
@@ -275,27 +273,12 @@ query_switches(sqlite3 *db, const char *school, bool json)
 			int_or_null(st, 10), "ports",
 			(json_int_t)sqlite3_column_int64(st, 11)));
 	}
-	return finish(db, st, rc, "switches", rows, json);
+	return finish(db, st, rc, "switches", rows, json, out);
 }
 
-struct tally {
-	int total, ok, below, unknown;
-};
-
-static void
-tally_add(struct tally *t, enum verdict v)
-{
-	t->total++;
-	if (v == VERDICT_OK)
-		t->ok++;
-	else if (v == VERDICT_BELOW)
-		t->below++;
-	else
-		t->unknown++;
-}
 
 static json_t *
-tally_json(const struct tally *t)
+tally_json(const struct verdict_tally *t)
 {
 	return json_pack("{s:i, s:i, s:i, s:i}", "total", t->total, "ok",
 	    t->ok, "below", t->below, "unknown", t->unknown);
@@ -303,7 +286,7 @@ tally_json(const struct tally *t)
 
 /* Meets a target: true, false, or null when the data cannot tell. */
 static json_t *
-meets_json(const struct tally *t)
+meets_json(const struct verdict_tally *t)
 {
 	if (t->total == 0)
 		return json_null();
@@ -315,13 +298,13 @@ meets_json(const struct tally *t)
 struct school_acc {
 	char code[64];
 	json_t *obj, *rooms;
-	struct tally uplink, classrooms, recording;
+	struct verdict_tally uplink, classrooms, recording;
 	bool town_seat;
 	int open_alerts;
 };
 
 static void
-school_finish(struct school_acc *a, json_t *out, bool json)
+school_finish(struct school_acc *a, json_t *rows, bool json, FILE *out)
 {
 	const char *state;
 	bool gap = a->town_seat && a->recording.total == 0;
@@ -351,9 +334,9 @@ school_finish(struct school_acc *a, json_t *out, bool json)
 		json_object_set_new(a->obj, "open_alerts",
 		    json_integer(a->open_alerts));
 		json_object_set_new(a->obj, "rooms", a->rooms);
-		json_array_append_new(out, a->obj);
+		json_array_append_new(rows, a->obj);
 	} else {
-		printf("%-8s %-7s %-8s uplink %-7s  classrooms %3d/%-3d ok  "
+		fprintf(out, "%-8s %-7s %-8s uplink %-7s  classrooms %3d/%-3d ok  "
 		       "recording %d/%d ok%s  alerts %d  %s\n",
 		    a->code, state,
 		    json_string_value(json_object_get(a->obj, "town")),
@@ -373,7 +356,7 @@ school_finish(struct school_acc *a, json_t *out, bool json)
 
 int
 query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
-    bool json)
+    bool json, FILE *out)
 {
 	static const char sql[] =
 	    "SELECT sc.code, sc.name, sc.town, sc.type, sc.town_seat,"
@@ -392,14 +375,14 @@ query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
 	    " ORDER BY sc.town, sc.code, CASE i.role WHEN 'uplink' THEN 0"
 	    "  WHEN 'recording' THEN 1 ELSE 2 END, i.room";
 	uint64_t now = time_now_ms();
-	json_t *out = json_array();
+	json_t *rows = json_array();
 	struct school_acc acc;
 	sqlite3_stmt *st;
 	int rc;
 
 	memset(&acc, 0, sizeof(acc));
 	if (prepare(db, sql, school, &st) != 0) {
-		json_decref(out);
+		json_decref(rows);
 		return 1;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -408,7 +391,7 @@ query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
 		struct port_obs o;
 
 		if (acc.obj == NULL || strcmp(acc.code, text(st, 0)) != 0) {
-			school_finish(&acc, out, json);
+			school_finish(&acc, rows, json, out);
 			memset(&acc, 0, sizeof(acc));
 			snprintf(acc.code, sizeof(acc.code), "%s", text(st, 0));
 			acc.town_seat = sqlite3_column_int(st, 4) != 0;
@@ -422,9 +405,9 @@ query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
 		if (sqlite3_column_type(st, 5) == SQLITE_NULL)
 			continue; /* a school with no inventory rows */
 		role = policy_role(text(st, 5));
-		obs_from_row(st, 9, now, &o);
+		port_obs_from_row(st, 9, now, &o);
 		policy_eval_port(pc, role, &o, &v);
-		tally_add(role == ROLE_UPLINK	   ? &acc.uplink
+		verdict_tally_add(role == ROLE_UPLINK	   ? &acc.uplink
 			  : role == ROLE_RECORDING ? &acc.recording
 						   : &acc.classrooms,
 		    v.verdict);
@@ -445,12 +428,12 @@ query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
 			    : json_string(wire_duplex_name(o.duplex)),
 			"target_mbps", (json_int_t)v.target_mbps));
 	}
-	school_finish(&acc, out, json);
-	return finish(db, st, rc, "schools", out, json);
+	school_finish(&acc, rows, json, out);
+	return finish(db, st, rc, "schools", rows, json, out);
 }
 
 int
-query_alerts(sqlite3 *db, const char *school, bool open_only, bool json)
+query_alerts(sqlite3 *db, const char *school, bool open_only, bool json, FILE *out)
 {
 	static const char sql[] =
 	    "SELECT a.id, a.cause, a.role, a.school_code, sc.name, sc.town,"
@@ -477,7 +460,7 @@ query_alerts(sqlite3 *db, const char *school, bool open_only, bool json)
 	}
 	sqlite3_bind_int(st, 2, open_only);
 	if (!json)
-		printf("%6s %-6s %-18s %-8s %-24s %-20s %s\n", "id", "state",
+		fprintf(out, "%6s %-6s %-18s %-8s %-24s %-20s %s\n", "id", "state",
 		    "cause", "school", "port", "since",
 		    "room (acknowledged by)");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -488,7 +471,7 @@ query_alerts(sqlite3 *db, const char *school, bool open_only, bool json)
 			time_iso8601((uint64_t)sqlite3_column_int64(st, 10),
 			    since, sizeof(since));
 			/* Free text last: Chinese names break columns. */
-			printf("%6lld %-6s %-18s %-8s %-24s %-20s %s%s%s%s\n",
+			fprintf(out, "%6lld %-6s %-18s %-8s %-24s %-20s %s%s%s%s\n",
 			    sqlite3_column_int64(st, 0),
 			    open ? "open" : "closed", text(st, 1), text(st, 3),
 			    *text(st, 9) ? text(st, 9) : text(st, 8), since,
@@ -521,11 +504,11 @@ query_alerts(sqlite3 *db, const char *school, bool open_only, bool json)
 			"pending", sqlite3_column_int(st, 22), "failed",
 			sqlite3_column_int(st, 23)));
 	}
-	return finish(db, st, rc, "alerts", rows, json);
+	return finish(db, st, rc, "alerts", rows, json, out);
 }
 
 int
-query_agents(sqlite3 *db, const char *school, bool json)
+query_agents(sqlite3 *db, const char *school, bool json, FILE *out)
 {
 	static const char sql[] =
 	    "SELECT a.name, a.school, a.peer, a.software, a.epoch, a.last_seq,"
@@ -543,7 +526,7 @@ query_agents(sqlite3 *db, const char *school, bool json)
 		return 1;
 	}
 	if (!json)
-		printf("%-10s %-8s %-8s %10s %8s %8s  %-20s %s\n", "agent",
+		fprintf(out, "%-10s %-8s %-8s %10s %8s %8s  %-20s %s\n", "agent",
 		    "school", "state", "last seq", "dropped", "spooled",
 		    "last heard", "from");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -557,7 +540,7 @@ query_agents(sqlite3 *db, const char *school, bool json)
 
 		if (!json) {
 			time_iso8601(heard, seen, sizeof(seen));
-			printf("%-10s %-8s %-8s %10lld %8lld %8lld  %-20s %s\n",
+			fprintf(out, "%-10s %-8s %-8s %10lld %8lld %8lld  %-20s %s\n",
 			    text(st, 0), text(st, 1),
 			    live ? "reporting" : "silent",
 			    sqlite3_column_int64(st, 5),
@@ -576,5 +559,5 @@ query_agents(sqlite3 *db, const char *school, bool json)
 			(json_int_t)sqlite3_column_int64(st, 7), "spool_pending",
 			int_or_null(st, 8)));
 	}
-	return finish(db, st, rc, "agents", rows, json);
+	return finish(db, st, rc, "agents", rows, json, out);
 }

@@ -513,8 +513,9 @@ rollup_update(sqlite3 *db, const struct calendar *cal,
     const struct policy_conf *pc, uint64_t from, uint64_t to, uint64_t now,
     bool progress, const atomic_bool *cancel)
 {
-	char fp[256], date[40];
+	char fp[256], date[40], first[40] = "";
 	uint64_t d, end = rollup_day_start(cal, min_u64(to, now));
+	size_t rows = 0;
 	int days = 0, cur, y, m, dd;
 	struct marks mk = {0};
 
@@ -559,12 +560,16 @@ rollup_update(sqlite3 *db, const struct calendar *cal,
 				break;
 			goto fail;
 		}
-		log_info("roll-up: %d day(s) from %s stored, %zu rows",
-		    (int)((d1 - d) / DAY_MS), date, b.n);
 		free(b.v);
+		if (days == 0)
+			snprintf(first, sizeof(first), "%s", date);
 		days += (int)((d1 - d) / DAY_MS);
+		rows += b.n;
 		d = d1;
 	}
+	if (days > 0)
+		log_info("roll-up: %d day(s) from %s on stored, %zu rows", days,
+		    first, rows);
 	free(mk.v);
 	return days;
 fail:

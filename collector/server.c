@@ -790,3 +790,10 @@ server_close(struct server *s)
 	uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
 	uv_close((uv_handle_t *)&s->sweep, on_server_handle_closed);
 }
+
+size_t
+server_connections(const struct server *s, size_t *handshaking)
+{
+	*handshaking = s->n_handshaking;
+	return s->n_conns;
+}

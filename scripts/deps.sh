@@ -9,12 +9,15 @@ packages=(
   gcc make cmake pkg-config
   libsnmp-dev libuv1-dev libcurl4-openssl-dev libsqlite3-dev
   libjansson-dev libinih-dev libcriterion-dev libcsv-dev libssl-dev libsystemd-dev
+  libmicrohttpd-dev
   # tests and demo: real SNMP agents, tools, python for the harness
   snmpsim snmpd snmp sqlite3 python3 procps
   # alert receivers in tests: a real SMTP server
   python3-aiosmtpd
   # the monthly report in a real browser: render, screenshot, print to PDF
   chromium fonts-noto-cjk python3-pil
+  # /metrics checked by Prometheus' own parser (promtool)
+  prometheus
   # fuzzing (scripts/fuzz.sh): clang with libFuzzer; openssl for test certs
   clang libclang-rt-14-dev openssl iproute2
 )

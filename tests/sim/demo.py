@@ -109,9 +109,14 @@ def run(a):
                 "# alerts show whatever the time; see deploy/calendar.conf.\n"
                 "[calendar]\nname = demo: school hours around the clock\n"
                 "[hours]\ndefault = daily 00:00-24:00\n")
-    with open(county.conf, "a", encoding="utf-8") as f:
+    http_port = h.free_port("tcp")
+    with open(county.conf, encoding="utf-8") as f:
+        text = f.read()
+    with open(county.conf, "w", encoding="utf-8") as f:
+        f.write(text.replace("[collector]\n", "[collector]\nhttp = 127.0.0.1:%d\n" % http_port, 1))
         f.write("\n[policy]\ncalendar = %s\n\n[webhook demo]\nurl = %s\nformat = generic\n"
                 % (calendar, hook.url("/demo")))
+    viewer = collector(county, "tokens", "add", "demo-viewer").strip()
     county.start_collector()
     print("demo: collector listening on %s; alerts go to a local webhook receiver at %s"
           % (county.collector_addr, hook.url("/demo")), flush=True)
@@ -147,6 +152,9 @@ def run(a):
     print("                %s -c %s ports --school s001" % (coll, county.conf))
     print("                %s -c %s alerts ack 1 --by 王老师" % (coll, county.conf))
     print("                %s -c %s report --month %s --format csv" % (coll, county.conf, reports[0][0]))
+    print("API:            http://127.0.0.1:%d/api/v1/schools  (read-only token: %s)" % (http_port, viewer))
+    print("                curl -H 'Authorization: Bearer %s' http://127.0.0.1:%d/metrics"
+          % (viewer, http_port))
     sys.stdout.flush()
     if a.once:
         print("demo: --once: stopping", flush=True)

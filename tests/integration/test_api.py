@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""The collector's HTTP interface against a running simulated county.
+
+Real parts: snmpsimd switches, the agents, the collector with its HTTP
+server on a loopback port, tokens made with `schoolnet-collector tokens`,
+and Prometheus' own parser (`promtool check metrics`, Debian's prometheus
+package) for /metrics.
+
+Checks:
+- /healthz answers without a token; everything else refuses a missing,
+  garbled or revoked token with 401 (and WWW-Authenticate), logged with the
+  peer's address;
+- the API's schools, one school, ports, agents and open alerts are the
+  same as the command line's JSON;
+- acknowledging an alert: 403 for a read-only token, 200 for an admin one
+  (the CLI then shows who), 409 the second time, 404 for no such alert;
+  an oversized body gets 413; a wrong method 405;
+- /metrics passes promtool, and every inventory port's port_at_target
+  agrees with `ports --json` (1 for "ok", 0 for "below"); the collector's
+  own figures count the agents' connections.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sim"))
+import harness as h  # noqa: E402
+
+
+def cli(county, *args):
+    r = subprocess.run([county.collector_bin, "-c", county.conf] + list(args),
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise h.TestFailure("schoolnet-collector %s: exit %d: %s"
+                            % (" ".join(args), r.returncode, r.stderr.strip()))
+    return r.stdout
+
+
+def token(county, name, role=None):
+    args = ["tokens", "add", name] + (["--role", role] if role else [])
+    out = cli(county, *args).strip()
+    h.check(re.fullmatch(r"snt_[0-9a-f]{40}", out) is not None,
+            "tokens add %s%s prints one token" % (name, " --role " + role if role else ""), out)
+    return out
+
+
+class Api:
+    def __init__(self, port):
+        self.base = "http://127.0.0.1:%d" % port
+
+    def call(self, path, tok=None, method="GET", body=None, raw=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if tok:
+            req.add_header("Authorization", "Bearer " + tok)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def json(self, path, tok, **kw):
+        status, _, body = self.call(path, tok, **kw)
+        if status != 200:
+            raise h.TestFailure("GET %s: %d %s" % (path, status, body[:300]))
+        return json.loads(body)
+
+
+def main():
+    h.require_programs("promtool")
+    wd = h.Workdir(prefix="schoolnet-api-")
+    county = h.County(wd, schools=2, seed=3, poll_interval=2)
+    port = h.free_port("tcp")
+    with open(county.conf, encoding="utf-8") as f:
+        text = f.read()
+    calendar = wd.file("calendar.conf")
+    with open(calendar, "w", encoding="utf-8") as f:
+        f.write("[calendar]\nname = around the clock\n[hours]\ndefault = daily 00:00-24:00\n")
+    with open(county.conf, "w", encoding="utf-8") as f:
+        f.write(text.replace("[collector]\n", "[collector]\nhttp = 127.0.0.1:%d\n" % port, 1)
+                + "\n[policy]\ncalendar = %s\n" % calendar)
+    api = Api(port)
+
+    h.step("tokens")
+    viewer = token(county, "viewer")
+    boss = token(county, "boss", "admin")
+    gone = token(county, "gone")
+    cli(county, "tokens", "revoke", "gone")
+    listed = json.loads(cli(county, "tokens", "list", "--json"))["tokens"]
+    h.check(sorted((t["name"], t["role"]) for t in listed)
+            == [("boss", "admin"), ("gone", "read"), ("viewer", "read")],
+            "tokens list --json: names and roles", listed)
+    h.check(all("hash" not in t for t in listed) and any(t["revoked_at"] for t in listed),
+            "no hash listed; the revoked one says when")
+
+    county.start_snmpsim()
+    county.start_collector()
+    cli(county, "import", county.manifest["inventory"])
+    county.start_agents()
+    h.wait_until(lambda: h.tcp_listening(port), 20, "the HTTP interface to listen",
+                 logs=[county.collector])
+    faults = len(county.manifest["faults"])
+
+    def alerted():
+        alerts = json.loads(cli(county, "alerts", "--open", "--json"))["alerts"]
+        if len(alerts) < max(1, faults - 1):
+            raise h.NotYet("%d open alerts" % len(alerts))
+        return alerts
+    h.wait_until(alerted, 60, "the planted faults' alerts", logs=[county.collector])
+
+    h.step("authentication")
+    status, _, body = api.call("/healthz")
+    h.check(status == 200 and body == b"ok\n", "/healthz: 200 without a token")
+    for tok, what in ((None, "no token"), ("snt_" + "0" * 40, "an unknown token"),
+                      ("garbage", "a garbled token"), (gone, "a revoked token")):
+        for path in ("/api/v1/schools", "/metrics"):
+            status, headers, body = api.call(path, tok)
+            h.check(status == 401 and "Bearer" in headers.get("WWW-Authenticate", ""),
+                    "%s with %s: 401 and WWW-Authenticate" % (path, what), (status, body[:200]))
+    with open(county.collector.log_path, encoding="utf-8") as f:
+        h.check(re.search(r"http 127\.0\.0\.1: GET /api/v1/schools: 401", f.read()) is not None,
+                "refusals are logged with the peer's address")
+
+    h.step("the API says what the command line says")
+    # The identity of each row (what changes from poll to poll is left out).
+    keys = {"schools": ("code", "name", "town", "type"),
+            "ports": ("school", "switch", "if_index", "if_name", "role", "room", "target_mbps"),
+            "agents": ("name", "school", "software"),
+            "switches": ("school", "agent", "switch", "address")}
+    for what, fields in keys.items():
+        got = api.json("/api/v1/" + what, viewer)[what]
+        want = json.loads(cli(county, what, "--json"))[what]
+        ident = lambda rows: sorted(tuple(str(r.get(k)) for k in fields) for r in rows)  # noqa: E731
+        h.check(want and ident(got) == ident(want),
+                "GET /api/v1/%s: the same %d rows as `%s --json`" % (what, len(want), what),
+                "api %s\ncli %s" % (ident(got)[:3], ident(want)[:3]))
+    one = api.json("/api/v1/schools/s001", viewer)["schools"]
+    h.check(len(one) == 1 and one[0]["code"] == "s001", "GET /api/v1/schools/s001: that school")
+    mine = api.json("/api/v1/ports?school=s002", viewer)["ports"]
+    h.check(mine and all(p["school"] == "s002" for p in mine),
+            "GET /api/v1/ports?school=s002: only its %d ports" % len(mine))
+    open_api = api.json("/api/v1/alerts?open=1", viewer)["alerts"]
+    open_cli = json.loads(cli(county, "alerts", "--open", "--json"))["alerts"]
+    h.check(sorted(a["id"] for a in open_api) == sorted(a["id"] for a in open_cli) and open_api,
+            "GET /api/v1/alerts?open=1: the %d open alerts" % len(open_cli))
+
+    h.step("acknowledging an alert")
+    aid = open_cli[0]["id"]
+    status, _, body = api.call("/api/v1/alerts/%d/ack" % aid, viewer, "POST", {"by": "王老师"})
+    h.check(status == 403, "a read-only token may not acknowledge: 403", (status, body[:200]))
+    status, _, body = api.call("/api/v1/alerts/%d/ack" % aid, boss, "POST", {"by": "王老师"})
+    h.check(status == 200 and json.loads(body)["by"] == "王老师", "an admin token acknowledges: 200",
+            (status, body[:200]))
+    acked = [a for a in json.loads(cli(county, "alerts", "--json"))["alerts"] if a["id"] == aid][0]
+    h.check(acked.get("acknowledged_by") == "王老师", "the command line shows it acknowledged by 王老师",
+            h._short(acked))
+    status, _, _ = api.call("/api/v1/alerts/%d/ack" % aid, boss, "POST", {"by": "王老师"})
+    h.check(status == 409, "acknowledging again: 409")
+    status, _, _ = api.call("/api/v1/alerts/999999/ack", boss, "POST", {})
+    h.check(status == 404, "no such alert: 404")
+    status, _, _ = api.call("/api/v1/alerts/%d/ack" % aid, boss, "POST", raw=b"x" * 10000)
+    h.check(status == 413, "a 10 KB body: 413")
+    status, _, _ = api.call("/api/v1/schools", viewer, "DELETE")
+    h.check(status == 405, "DELETE /api/v1/schools: 405")
+    status, _, _ = api.call("/api/v1/nothing", viewer)
+    h.check(status == 404, "an unknown path: 404")
+
+    h.step("/metrics")
+    status, headers, body = api.call("/metrics", viewer)
+    h.check(status == 200 and headers.get("Content-Type", "").startswith("text/plain"),
+            "/metrics: 200 text/plain")
+    path = wd.file("metrics.txt")
+    with open(path, "wb") as f:
+        f.write(body)
+    r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60)
+    out = (r.stdout + r.stderr).decode("utf-8", "replace")
+    h.check(r.returncode == 0, "promtool check metrics accepts it (%d lines)" % body.count(b"\n"), out[-1500:])
+    text = body.decode("utf-8")
+    at = {}
+    for m in re.finditer(r'^schoolnet_port_at_target\{([^}]*)\} (\S+)$', text, re.M):
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(1)))
+        at[(labels["school"], labels["switch"], labels["port"])] = float(m.group(2))
+    ports = json.loads(cli(county, "ports", "--json"))["ports"]
+    judged = [p for p in ports if p["mapped"] and p["state"] in ("ok", "below")]
+    agree = [p for p in judged
+             if at.get((p["school"], p["switch"], p["if_name"] or p["if_descr"])) == (1.0 if p["state"] == "ok" else 0.0)]
+    h.check(judged and len(agree) == len(judged),
+            "port_at_target agrees with `ports --json` for all %d judged ports (%d agree)"
+            % (len(judged), len(agree)))
+    h.check(any(v == 0.0 for v in at.values()), "the planted faults show as port_at_target 0")
+    m = re.search(r"^schoolnet_collector_agent_connections (\S+)$", text, re.M)
+    h.check(m is not None and float(m.group(1)) == 2, "collector_agent_connections = 2",
+            m.group(0) if m else "missing")
+    m = re.search(r"^schoolnet_collector_reports_stored_total (\S+)$", text, re.M)
+    h.check(m is not None and float(m.group(1)) > 0, "collector_reports_stored_total > 0")
+
+
+if __name__ == "__main__":
+    h.run_test(main)
