@@ -17,6 +17,7 @@
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -26,12 +27,22 @@
 #include "schoolnet/log.h"
 #include "schoolnet/mem.h"
 #include "schoolnet/timeutil.h"
+#include "schoolnet/utf8.h"
 
 #define HTTP_BODY_MAX 4096
-#define HTTP_CONN_MAX 256
-#define HTTP_PER_IP_MAX 32
+#define HTTP_CONN_MAX 64
+#define HTTP_PER_IP_MAX 8
 #define HTTP_TIMEOUT_S 30
 #define HTTP_MEMORY_LIMIT (64 * 1024)
+/*
+ * Requests run on the loop that also reads the agents: a county's /metrics
+ * or ports take a few hundred ms. They may use at most BUDGET_MS_PER_S of
+ * each second (bursts of BUDGET_BURST_MS); past that they get 503 and
+ * Retry-After, and the agents are read in between.
+ */
+#define BUDGET_MS_PER_S 500.0
+#define BUDGET_BURST_MS 1000.0
+#define BY_MAX 64 /* bytes of an acknowledger's name */
 
 struct http_server {
 	uv_loop_t *loop;
@@ -43,15 +54,18 @@ struct http_server {
 	const struct collector_conf *conf;
 	const struct http_sources *src;
 	uint64_t requests;
+	double budget_ms;	/* loop time requests may still take */
+	uint64_t budget_at;
 	void (*closed)(void *);
 	void *closed_arg;
 };
 
-/* One request: the body read so far. */
+/* One request: who asks, and the body read so far. */
 struct request {
+	enum token_role role;
+	char name[128];		/* the token's */
 	char body[HTTP_BODY_MAX + 1];
 	size_t len;
-	bool too_big;
 };
 
 static enum MHD_Result
@@ -71,6 +85,11 @@ send_buf(struct MHD_Connection *conn, unsigned status, const char *type,
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"schoolnet\"");
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
+		    "GET, HEAD, POST");
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -94,6 +113,18 @@ send_error(struct MHD_Connection *conn, unsigned status, const char *why)
 	return send_json(conn, status, json_pack("{s:s}", "error", why));
 }
 
+/* s for a log line: control characters (an unescaped %0A) become '?'. */
+static const char *
+loggable(const char *s, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < size; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
 static void
 peer_of(struct MHD_Connection *conn, char *buf, size_t size)
 {
@@ -115,7 +146,7 @@ authorize(struct http_server *h, struct MHD_Connection *conn, char *name,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
 	enum token_role role;
 
-	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
 		*why = "an API token is needed: Authorization: Bearer TOKEN";
 		return TOKEN_NONE;
 	}
@@ -123,6 +154,21 @@ authorize(struct http_server *h, struct MHD_Connection *conn, char *name,
 	if (role == TOKEN_NONE)
 		*why = "unknown or revoked API token";
 	return role;
+}
+
+static bool
+school_exists(sqlite3 *db, const char *code)
+{
+	sqlite3_stmt *st;
+	bool found = false;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM schools WHERE code = ?", -1,
+		&st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+		found = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	return found;
 }
 
 /* A listing from query.c, captured as the response. */
@@ -199,15 +245,26 @@ ack_alert(struct http_server *h, struct MHD_Connection *conn, const char *id_s,
 		return send_error(conn, MHD_HTTP_BAD_REQUEST,
 		    "the body must be JSON: {\"by\": \"NAME\"}");
 	by = json_object_get(body, "by");
+	if (by != NULL && (!json_is_string(by) ||
+			      json_string_length(by) > BY_MAX ||
+			      !utf8_valid_label(json_string_value(by),
+				  json_string_length(by)))) {
+		json_decref(body);
+		return send_error(conn, MHD_HTTP_BAD_REQUEST,
+		    "\"by\" must be a name of at most 64 bytes");
+	}
 	snprintf(who, sizeof(who), "%s",
 	    json_is_string(by) && *json_string_value(by)
 		? json_string_value(by)
 		: token_name);
 	json_decref(body);
 	rc = alerts_ack(h->db, id, who, NULL, 0);
-	if (rc < 0)
-		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    "database error; see the collector's log");
+	if (rc < 0) {
+		log_warnx("http %s: alert %lld not acknowledged: %s", peer, id,
+		    sqlite3_errmsg(h->db));
+		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "the database is busy; try again");
+	}
 	if (rc == ACK_NO_ALERT)
 		return send_error(conn, MHD_HTTP_NOT_FOUND, "no such alert");
 	if (rc == ACK_ALREADY)
@@ -221,7 +278,7 @@ ack_alert(struct http_server *h, struct MHD_Connection *conn, const char *id_s,
 
 static enum MHD_Result
 route(struct http_server *h, struct MHD_Connection *conn, const char *url,
-    const char *method, const struct request *rq)
+    const char *method, const struct request *rq, const char *peer)
 {
 	static const char *const listings[] = {"schools", "ports", "switches",
 	    "agents", "alerts"};
@@ -229,24 +286,15 @@ route(struct http_server *h, struct MHD_Connection *conn, const char *url,
 	    MHD_GET_ARGUMENT_KIND, "school");
 	const char *open = MHD_lookup_connection_value(conn,
 	    MHD_GET_ARGUMENT_KIND, "open");
-	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+	/* HEAD is GET without the body (libmicrohttpd drops it). */
+	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-	char name[128] = "", peer[64];
-	const char *why = NULL, *rest;
-	enum token_role role;
+	bool open_only = open && (strcmp(open, "1") == 0 ||
+				     strcmp(open, "true") == 0);
+	char safe[160];
+	const char *rest;
 
-	if (strcmp(url, "/healthz") == 0 && get)
-		return send_buf(conn, MHD_HTTP_OK, "text/plain", xstrdup("ok\n"),
-		    3);
-	peer_of(conn, peer, sizeof(peer));
-	if (rq->too_big)
-		return send_error(conn, 413,
-		    "request body too large");
-	if ((role = authorize(h, conn, name, sizeof(name), &why)) ==
-	    TOKEN_NONE) {
-		log_info("http %s: %s %s: 401 %s", peer, method, url, why);
-		return send_error(conn, MHD_HTTP_UNAUTHORIZED, why);
-	}
 	if (strcmp(url, "/metrics") == 0 && get)
 		return send_metrics(h, conn);
 	if (strncmp(url, "/api/v1/", 8) != 0)
@@ -264,28 +312,72 @@ route(struct http_server *h, struct MHD_Connection *conn, const char *url,
 		if (!post)
 			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 			    "use POST");
-		if (role != TOKEN_ADMIN) {
+		if (rq->role != TOKEN_ADMIN) {
 			log_info("http %s: %s %s: 403 token %s is read-only",
-			    peer, method, url, name);
+			    peer, method, loggable(url, safe, sizeof(safe)),
+			    rq->name);
 			return send_error(conn, MHD_HTTP_FORBIDDEN,
 			    "acknowledging needs an admin token");
 		}
 		memcpy(id_s, id, (size_t)(slash - id));
 		id_s[slash - id] = '\0';
-		return ack_alert(h, conn, id_s, rq, name, peer);
+		return ack_alert(h, conn, id_s, rq, rq->name, peer);
 	}
 	/* GET /api/v1/schools/CODE: one school */
-	if (strncmp(rest, "schools/", 8) == 0 && rest[8] != '\0' && get)
+	if (strncmp(rest, "schools/", 8) == 0 && rest[8] != '\0' && get) {
+		if (!school_exists(h->db, rest + 8))
+			return send_error(conn, MHD_HTTP_NOT_FOUND,
+			    "no such school");
 		return send_query(h, conn, "schools", rest + 8, false);
+	}
 	for (size_t i = 0; i < nitems(listings); i++)
 		if (strcmp(rest, listings[i]) == 0) {
 			if (!get)
 				return send_error(conn,
 				    MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
 			return send_query(h, conn, listings[i], school,
-			    open && strcmp(open, "0") != 0);
+			    open_only);
 		}
 	return send_error(conn, MHD_HTTP_NOT_FOUND, "no such resource");
+}
+
+/* Is there loop time left for a request? Refills at BUDGET_MS_PER_S. */
+static bool
+budget_left(struct http_server *h)
+{
+	uint64_t now = uv_now(h->loop);
+
+	h->budget_ms += (double)(now - h->budget_at) * BUDGET_MS_PER_S / 1000.0;
+	if (h->budget_ms > BUDGET_BURST_MS)
+		h->budget_ms = BUDGET_BURST_MS;
+	h->budget_at = now;
+	return h->budget_ms > 0;
+}
+
+/*
+ * The headers are in: refuse at once what will be refused anyway (no
+ * token, a body over the cap), before any body is read.
+ */
+static enum MHD_Result
+on_headers(struct http_server *h, struct MHD_Connection *conn,
+    const char *url, const char *method, struct request *rq,
+    const char *peer)
+{
+	const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *why = NULL;
+	char safe[160];
+
+	rq->role = authorize(h, conn, rq->name, sizeof(rq->name), &why);
+	if (rq->role == TOKEN_NONE) {
+		log_info("http %s: %s %s: 401 %s", peer,
+		    loggable(method, safe, 16),
+		    loggable(url, safe + 16, sizeof(safe) - 16), why);
+		return send_error(conn, MHD_HTTP_UNAUTHORIZED, why);
+	}
+	if (length && strtoull(length, NULL, 10) > HTTP_BODY_MAX)
+		return send_error(conn, 413, "request body too large");
+	return MHD_YES;
 }
 
 static enum MHD_Result
@@ -295,25 +387,35 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct http_server *h = cls;
 	struct request *rq = *con_cls;
+	char peer[64];
+	uint64_t t0;
+	enum MHD_Result ret;
 
 	(void)version;
-	if (rq == NULL) { /* the headers are in: start the request */
-		*con_cls = xcalloc(1, sizeof(*rq));
+	if (strcmp(url, "/healthz") == 0)
+		return send_buf(conn, MHD_HTTP_OK, "text/plain", xstrdup("ok\n"),
+		    3);
+	peer_of(conn, peer, sizeof(peer));
+	if (rq == NULL) {
+		*con_cls = rq = xcalloc(1, sizeof(*rq));
 		h->requests++;
-		return MHD_YES;
+		return on_headers(h, conn, url, method, rq, peer);
 	}
 	if (*upload_data_size > 0) { /* a piece of the body */
 		if (rq->len + *upload_data_size > HTTP_BODY_MAX)
-			rq->too_big = true;
-		else
-			memcpy(rq->body + rq->len, upload_data,
-			    *upload_data_size);
-		if (!rq->too_big)
-			rq->len += *upload_data_size;
+			return MHD_NO; /* chunked past the cap: hang up */
+		memcpy(rq->body + rq->len, upload_data, *upload_data_size);
+		rq->len += *upload_data_size;
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	return route(h, conn, url, method, rq);
+	if (!budget_left(h))
+		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "busy: the collector serves its agents first; retry");
+	t0 = uv_hrtime();
+	ret = route(h, conn, url, method, rq, peer);
+	h->budget_ms -= (double)(uv_hrtime() - t0) / 1e6;
+	return ret;
 }
 
 static void
@@ -430,6 +532,8 @@ http_start(uv_loop_t *loop, const struct collector_conf *conf,
 	uv_poll_start(&h->poll, UV_READABLE, on_ready);
 	uv_timer_init(loop, &h->timer);
 	h->open_handles = 2;
+	h->budget_ms = BUDGET_BURST_MS;
+	h->budget_at = uv_now(loop);
 	http_arm(h);
 	log_info("http: API and /metrics on http://%s/", where);
 	return h;

@@ -1,4 +1,5 @@
 /* ingest.c: the writer: group commits on a worker thread; ACK after COMMIT. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "collector.h"
@@ -34,7 +35,9 @@ struct ingest {
 	int handles;
 	bool busy, retrying, paused, closing, tick_queued;
 	int result;
-	uint64_t stored, duplicates, batches;
+	/* Added on the worker thread, read by /metrics on the loop. */
+	_Atomic uint64_t stored, duplicates;
+	uint64_t batches;
 	void (*close_cb)(void *);
 	void *close_arg;
 	/* A reload waiting for the worker to finish its batch. */

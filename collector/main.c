@@ -137,6 +137,10 @@ on_signal(uv_signal_t *s, int signum)
 	sd_notify(0, "STOPPING=1");
 	log_info("signal %d: shutting down, %zu reports still to write",
 	    signum, ingest_queued(c->ingest));
+	/* First the HTTP interface: it reads the server's and the writer's
+	 * figures, which go away while the writer drains. */
+	http_close(c->http, NULL, NULL);
+	c->http = NULL;
 	server_close(c->server);
 	ingest_close(c->ingest, on_ingest_closed, c);
 }

@@ -117,6 +117,14 @@ def main():
     h.step("authentication")
     status, _, body = api.call("/healthz")
     h.check(status == 200 and body == b"ok\n", "/healthz: 200 without a token")
+    status, _, _ = api.call("/healthz", method="HEAD")
+    h.check(status == 200, "HEAD /healthz: 200")
+    status, _, _ = api.call("/api/v1/alerts/1/ack", None, "POST", raw=b"x" * 300000)
+    h.check(status == 401, "a 300 KB POST without a token: 401 before the body is read")
+    req = urllib.request.Request(api.base + "/api/v1/agents")
+    req.add_header("Authorization", "bearer " + viewer)
+    with urllib.request.urlopen(req, timeout=20) as r:
+        h.check(r.status == 200, "the scheme is case-insensitive: 'bearer TOKEN' works")
     for tok, what in ((None, "no token"), ("snt_" + "0" * 40, "an unknown token"),
                       ("garbage", "a garbled token"), (gone, "a revoked token")):
         for path in ("/api/v1/schools", "/metrics"):
@@ -142,6 +150,8 @@ def main():
                 "api %s\ncli %s" % (ident(got)[:3], ident(want)[:3]))
     one = api.json("/api/v1/schools/s001", viewer)["schools"]
     h.check(len(one) == 1 and one[0]["code"] == "s001", "GET /api/v1/schools/s001: that school")
+    status, _, _ = api.call("/api/v1/schools/nope", viewer)
+    h.check(status == 404, "GET /api/v1/schools/nope: 404")
     mine = api.json("/api/v1/ports?school=s002", viewer)["ports"]
     h.check(mine and all(p["school"] == "s002" for p in mine),
             "GET /api/v1/ports?school=s002: only its %d ports" % len(mine))
@@ -154,6 +164,8 @@ def main():
     aid = open_cli[0]["id"]
     status, _, body = api.call("/api/v1/alerts/%d/ack" % aid, viewer, "POST", {"by": "王老师"})
     h.check(status == 403, "a read-only token may not acknowledge: 403", (status, body[:200]))
+    status, _, body = api.call("/api/v1/alerts/%d/ack" % aid, boss, "POST", {"by": "王" * 50})
+    h.check(status == 400, "a 150-byte name: 400, nothing stored", (status, body[:200]))
     status, _, body = api.call("/api/v1/alerts/%d/ack" % aid, boss, "POST", {"by": "王老师"})
     h.check(status == 200 and json.loads(body)["by"] == "王老师", "an admin token acknowledges: 200",
             (status, body[:200]))
@@ -166,8 +178,8 @@ def main():
     h.check(status == 404, "no such alert: 404")
     status, _, _ = api.call("/api/v1/alerts/%d/ack" % aid, boss, "POST", raw=b"x" * 10000)
     h.check(status == 413, "a 10 KB body: 413")
-    status, _, _ = api.call("/api/v1/schools", viewer, "DELETE")
-    h.check(status == 405, "DELETE /api/v1/schools: 405")
+    status, headers, _ = api.call("/api/v1/schools", viewer, "DELETE")
+    h.check(status == 405 and "GET" in headers.get("Allow", ""), "DELETE /api/v1/schools: 405 with Allow")
     status, _, _ = api.call("/api/v1/nothing", viewer)
     h.check(status == 404, "an unknown path: 404")
 
@@ -199,6 +211,21 @@ def main():
             m.group(0) if m else "missing")
     m = re.search(r"^schoolnet_collector_reports_stored_total (\S+)$", text, re.M)
     h.check(m is not None and float(m.group(1)) > 0, "collector_reports_stored_total > 0")
+
+    h.step("requests during shutdown")
+    # SIGTERM, then scrape while the collector drains: its figures must not
+    # be read after they are gone (the HTTP side closes first).
+    import signal
+    import time
+    os.kill(county.collector.pid, signal.SIGTERM)
+    t_end = time.monotonic() + 3
+    while time.monotonic() < t_end and county.collector.alive():
+        try:
+            api.call("/metrics", viewer)
+        except OSError:
+            pass
+    rc = county.collector.stop()
+    h.check(rc == 0, "the collector exits 0 after SIGTERM with scrapes going on (exit %s)" % rc)
 
 
 if __name__ == "__main__":
