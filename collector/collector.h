@@ -435,6 +435,7 @@ struct report_args {
 	const char *format;	/* html, csv, json */
 	const char *level;	/* csv: classroom, school, town */
 	const char *town, *school, *output;
+	FILE *out;		/* if set, write here (not closed) */
 	bool en;		/* English instead of Chinese */
 	bool from_raw;		/* skip the roll-ups (checks them) */
 	bool progress;

@@ -4,9 +4,12 @@
  *
  * libmicrohttpd runs without threads of its own, in its epoll mode: its
  * epoll descriptor sits in the collector's libuv loop (uv_poll), and a
- * uv_timer follows MHD_get_timeout. Requests are answered on the loop
- * thread from the collector's read connection; the writer thread is never
- * waited for, so ingest goes on whatever the HTTP side does.
+ * uv_timer follows MHD_get_timeout. What takes time (the listings,
+ * /metrics, the monthly report) runs on a libuv worker thread, one at a
+ * time, with a database connection of its own, while its HTTP connection
+ * is suspended: the loop goes on reading the agents, and the writer thread
+ * is never waited for. Token checks and acknowledgments are quick and run
+ * on the loop.
  *
  * Every request but /healthz needs "Authorization: Bearer TOKEN" (tokens
  * from `schoolnet-collector tokens add`); acknowledging an alert needs an
@@ -23,6 +26,7 @@
 #include <microhttpd.h>
 
 #include "collector.h"
+#include "schoolnet/calendar.h"
 #include "schoolnet/hostport.h"
 #include "schoolnet/log.h"
 #include "schoolnet/mem.h"
@@ -34,14 +38,7 @@
 #define HTTP_PER_IP_MAX 8
 #define HTTP_TIMEOUT_S 30
 #define HTTP_MEMORY_LIMIT (64 * 1024)
-/*
- * Requests run on the loop that also reads the agents: a county's /metrics
- * or ports take a few hundred ms. They may use at most BUDGET_MS_PER_S of
- * each second (bursts of BUDGET_BURST_MS); past that they get 503 and
- * Retry-After, and the agents are read in between.
- */
-#define BUDGET_MS_PER_S 500.0
-#define BUDGET_BURST_MS 1000.0
+#define JOBS_MAX 16	/* heavy requests waiting for the worker; more: 503 */
 #define BY_MAX 64 /* bytes of an acknowledger's name */
 
 struct http_server {
@@ -54,19 +51,44 @@ struct http_server {
 	const struct collector_conf *conf;
 	const struct http_sources *src;
 	uint64_t requests;
-	double budget_ms;	/* loop time requests may still take */
-	uint64_t budget_at;
+	sqlite3 *work_db;	/* the worker's: one job at a time */
+	struct job *queue, *queue_tail;
+	size_t queued;
+	bool running, closing;
 	void (*closed)(void *);
 	void *closed_arg;
 };
 
-/* One request: who asks, and the body read so far. */
+/* One request: who asks, the body read so far, and a worker's answer. */
 struct request {
 	enum token_role role;
 	char name[128];		/* the token's */
 	char body[HTTP_BODY_MAX + 1];
 	size_t len;
+	bool suspended, done;
+	unsigned status;	/* when done */
+	const char *type;
+	char *answer;
+	size_t answer_len;
 };
+
+/* Work for the worker thread, on a suspended connection. */
+enum job_kind { JOB_LISTING, JOB_SCHOOL, JOB_METRICS, JOB_REPORT };
+struct job {
+	uv_work_t work;
+	struct http_server *h;
+	struct MHD_Connection *conn;
+	struct request *rq;
+	enum job_kind kind;
+	const char *listing;	/* static */
+	char *school, *town, *month, *format, *level;
+	bool open_only, en;
+	struct policy_conf policy; /* a copy: a reload may free the conf */
+	struct metrics_stats stats;
+	struct job *next;
+};
+
+static void http_arm(struct http_server *h);
 
 static enum MHD_Result
 send_buf(struct MHD_Connection *conn, unsigned status, const char *type,
@@ -171,59 +193,251 @@ school_exists(sqlite3 *db, const char *code)
 	return found;
 }
 
-/* A listing from query.c, captured as the response. */
-static enum MHD_Result
-send_query(struct http_server *h, struct MHD_Connection *conn,
-    const char *what, const char *school, bool open_only)
+static void
+job_answer(struct job *j, unsigned status, const char *type, char *buf,
+    size_t len)
 {
-	const struct policy_conf *pc = &h->conf->policy;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	int rc;
-
-	if (m == NULL)
-		return MHD_NO;
-	if (strcmp(what, "schools") == 0)
-		rc = query_schools(h->db, pc, school, true, m);
-	else if (strcmp(what, "ports") == 0)
-		rc = query_ports(h->db, pc, school, true, m);
-	else if (strcmp(what, "switches") == 0)
-		rc = query_switches(h->db, school, true, m);
-	else if (strcmp(what, "agents") == 0)
-		rc = query_agents(h->db, school, true, m);
-	else
-		rc = query_alerts(h->db, school, open_only, true, m);
-	if (fclose(m) != 0 || rc != 0) {
-		free(buf);
-		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    "database error; see the collector's log");
-	}
-	return send_buf(conn, MHD_HTTP_OK, "application/json; charset=utf-8",
-	    buf, len);
+	j->rq->status = status;
+	j->rq->type = type;
+	j->rq->answer = buf;
+	j->rq->answer_len = len;
 }
 
-static enum MHD_Result
-send_metrics(struct http_server *h, struct MHD_Connection *conn)
+static void
+job_error(struct job *j, unsigned status, const char *why)
 {
-	struct metrics_stats st;
+	json_t *o = json_pack("{s:s}", "error", why);
+	char *text = json_dumps(o, JSON_INDENT(2));
+
+	json_decref(o);
+	job_answer(j, status, "application/json; charset=utf-8", text,
+	    text ? strlen(text) : 0);
+}
+
+/* The monthly report, as `report` writes it. */
+static int
+job_report(struct job *j, FILE *m)
+{
+	struct collector_conf *conf = xcalloc(1, sizeof(*conf));
+	struct report_args a = {.month = j->month,
+	    .format = j->format ? j->format : "json",
+	    .level = j->level ? j->level : "school",
+	    .town = j->town,
+	    .school = j->school,
+	    .en = j->en,
+	    .out = m};
+	struct calendar *cal = NULL;
+	struct cfg_err err;
+	int rc = 1;
+
+	conf->policy = j->policy;
+	memset(&err, 0, sizeof(err));
+	if (j->policy.calendar[0] == '\0')
+		cal = calendar_default();
+	else if (calendar_load(j->policy.calendar, &cal, &err) != 0)
+		log_warnx("http: report: %s", err.text);
+	if (cal)
+		rc = cmd_report(j->h->work_db, cal, conf, &a);
+	calendar_free(cal);
+	free(conf);
+	return rc;
+}
+
+/* On the worker thread: the job's answer, into its request. */
+static void
+job_work(uv_work_t *w)
+{
+	struct job *j = container_of(w, struct job, work);
+	sqlite3 *db = j->h->work_db;
+	const char *type = "application/json; charset=utf-8";
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m;
-	int rc;
+	int rc = 1;
 
-	h->src->stats(h->src->arg, &st);
-	st.http_requests = h->requests;
-	if ((m = open_memstream(&buf, &len)) == NULL)
-		return MHD_NO;
-	rc = metrics_write(m, h->db, &h->conf->policy, &st);
+	if (j->kind == JOB_SCHOOL && !school_exists(db, j->school)) {
+		job_error(j, MHD_HTTP_NOT_FOUND, "no such school");
+		return;
+	}
+	if ((m = open_memstream(&buf, &len)) == NULL) {
+		job_error(j, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return;
+	}
+	switch (j->kind) {
+	case JOB_SCHOOL:
+		rc = query_schools(db, &j->policy, j->school, true, m);
+		break;
+	case JOB_LISTING:
+		if (strcmp(j->listing, "schools") == 0)
+			rc = query_schools(db, &j->policy, j->school, true, m);
+		else if (strcmp(j->listing, "ports") == 0)
+			rc = query_ports(db, &j->policy, j->school, true, m);
+		else if (strcmp(j->listing, "switches") == 0)
+			rc = query_switches(db, j->school, true, m);
+		else if (strcmp(j->listing, "agents") == 0)
+			rc = query_agents(db, j->school, true, m);
+		else
+			rc = query_alerts(db, j->school, j->open_only, true, m);
+		break;
+	case JOB_METRICS:
+		rc = metrics_write(m, db, &j->policy, &j->stats);
+		type = "text/plain; version=0.0.4";
+		break;
+	case JOB_REPORT:
+		rc = job_report(j, m);
+		type = !j->format || strcmp(j->format, "json") == 0
+		    ? "application/json; charset=utf-8"
+		    : strcmp(j->format, "csv") == 0 ? "text/csv; charset=utf-8"
+						    : "text/html; charset=utf-8";
+		break;
+	}
 	if (fclose(m) != 0 || rc != 0) {
 		free(buf);
-		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    "database error; see the collector's log");
+		job_error(j,
+		    j->kind == JOB_REPORT ? MHD_HTTP_BAD_REQUEST
+					  : MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    j->kind == JOB_REPORT
+			? "no report: check month, town and school (the "
+			  "collector's log says why)"
+			: "database error; see the collector's log");
+		return;
 	}
-	return send_buf(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", buf,
-	    len);
+	job_answer(j, MHD_HTTP_OK, type, buf, len);
+}
+
+static void job_done(uv_work_t *w, int status);
+static void http_finish_close(struct http_server *h);
+
+static void
+job_free(struct job *j)
+{
+	free(j->school);
+	free(j->town);
+	free(j->month);
+	free(j->format);
+	free(j->level);
+	free(j);
+}
+
+/* Start the next job when the worker is free. */
+static void
+jobs_next(struct http_server *h)
+{
+	struct job *j = h->queue;
+
+	if (h->running || j == NULL)
+		return;
+	h->queue = j->next;
+	if (h->queue == NULL)
+		h->queue_tail = NULL;
+	h->queued--;
+	h->running = true;
+	uv_queue_work(h->loop, &j->work, job_work, job_done);
+}
+
+/* Back on the loop: wake the connection; its handler sends the answer. */
+static void
+job_done(uv_work_t *w, int status)
+{
+	struct job *j = container_of(w, struct job, work);
+	struct http_server *h = j->h;
+
+	(void)status;
+	h->running = false;
+	j->rq->done = true;
+	j->rq->suspended = false;
+	MHD_resume_connection(j->conn);
+	job_free(j);
+	if (h->closing) {
+		http_finish_close(h);
+		return;
+	}
+	jobs_next(h);
+	MHD_run(h->mhd);
+	http_arm(h);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+/* Queue heavy work and suspend the connection until it is done. */
+static enum MHD_Result
+submit(struct http_server *h, struct MHD_Connection *conn, struct request *rq,
+    enum job_kind kind, const char *listing, const char *school)
+{
+	struct job *j;
+	const char *v;
+
+	if (h->queued >= JOBS_MAX)
+		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "busy: too many requests waiting; retry");
+	j = xcalloc(1, sizeof(*j));
+	j->h = h;
+	j->conn = conn;
+	j->rq = rq;
+	j->kind = kind;
+	j->listing = listing;
+	j->school = dup_or_null(school);
+	j->policy = h->conf->policy;
+	if (kind == JOB_METRICS) {
+		h->src->stats(h->src->arg, &j->stats);
+		j->stats.http_requests = h->requests;
+	}
+	if (kind == JOB_REPORT) {
+		j->town = dup_or_null(MHD_lookup_connection_value(conn,
+		    MHD_GET_ARGUMENT_KIND, "town"));
+		j->month = dup_or_null(MHD_lookup_connection_value(conn,
+		    MHD_GET_ARGUMENT_KIND, "month"));
+		j->format = dup_or_null(MHD_lookup_connection_value(conn,
+		    MHD_GET_ARGUMENT_KIND, "format"));
+		j->level = dup_or_null(MHD_lookup_connection_value(conn,
+		    MHD_GET_ARGUMENT_KIND, "level"));
+		v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+		    "lang");
+		j->en = v && strcmp(v, "en") == 0;
+	}
+	v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "open");
+	j->open_only = v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+	if (h->queue_tail)
+		h->queue_tail->next = j;
+	else
+		h->queue = j;
+	h->queue_tail = j;
+	h->queued++;
+	rq->suspended = true;
+	MHD_suspend_connection(conn);
+	jobs_next(h);
+	return MHD_YES;
+}
+
+/* A report's options, checked before any work. */
+static const char *
+report_args_bad(struct MHD_Connection *conn)
+{
+	static const char *const formats[] = {"json", "csv", "html"};
+	static const char *const levels[] = {"school", "classroom", "town"};
+	const char *f = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+	    "format");
+	const char *l = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+	    "level");
+	const char *m = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+	    "month");
+	bool ok_f = f == NULL, ok_l = l == NULL;
+
+	for (size_t i = 0; i < nitems(formats); i++)
+		ok_f |= f && strcmp(f, formats[i]) == 0;
+	for (size_t i = 0; i < nitems(levels); i++)
+		ok_l |= l && strcmp(l, levels[i]) == 0;
+	if (!ok_f)
+		return "format must be json, csv or html";
+	if (!ok_l)
+		return "level must be school, classroom or town";
+	if (m && (strlen(m) != 7 || m[4] != '-'))
+		return "month must be YYYY-MM";
+	return NULL;
 }
 
 /* POST /api/v1/alerts/ID/ack, body {"by": "NAME"} (default: the token's
@@ -278,25 +492,21 @@ ack_alert(struct http_server *h, struct MHD_Connection *conn, const char *id_s,
 
 static enum MHD_Result
 route(struct http_server *h, struct MHD_Connection *conn, const char *url,
-    const char *method, const struct request *rq, const char *peer)
+    const char *method, struct request *rq, const char *peer)
 {
 	static const char *const listings[] = {"schools", "ports", "switches",
 	    "agents", "alerts"};
 	const char *school = MHD_lookup_connection_value(conn,
 	    MHD_GET_ARGUMENT_KIND, "school");
-	const char *open = MHD_lookup_connection_value(conn,
-	    MHD_GET_ARGUMENT_KIND, "open");
 	/* HEAD is GET without the body (libmicrohttpd drops it). */
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-	bool open_only = open && (strcmp(open, "1") == 0 ||
-				     strcmp(open, "true") == 0);
 	char safe[160];
 	const char *rest;
 
 	if (strcmp(url, "/metrics") == 0 && get)
-		return send_metrics(h, conn);
+		return submit(h, conn, rq, JOB_METRICS, NULL, NULL);
 	if (strncmp(url, "/api/v1/", 8) != 0)
 		return send_error(conn, MHD_HTTP_NOT_FOUND, "no such resource");
 	rest = url + 8;
@@ -324,34 +534,28 @@ route(struct http_server *h, struct MHD_Connection *conn, const char *url,
 		return ack_alert(h, conn, id_s, rq, rq->name, peer);
 	}
 	/* GET /api/v1/schools/CODE: one school */
-	if (strncmp(rest, "schools/", 8) == 0 && rest[8] != '\0' && get) {
-		if (!school_exists(h->db, rest + 8))
-			return send_error(conn, MHD_HTTP_NOT_FOUND,
-			    "no such school");
-		return send_query(h, conn, "schools", rest + 8, false);
+	if (strncmp(rest, "schools/", 8) == 0 && rest[8] != '\0' && get)
+		return submit(h, conn, rq, JOB_SCHOOL, NULL, rest + 8);
+	/* GET /api/v1/report?month=&format=&lang=&level=&town=&school= */
+	if (strcmp(rest, "report") == 0) {
+		const char *bad = report_args_bad(conn);
+
+		if (!get)
+			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "use GET");
+		if (bad)
+			return send_error(conn, MHD_HTTP_BAD_REQUEST, bad);
+		return submit(h, conn, rq, JOB_REPORT, NULL, school);
 	}
 	for (size_t i = 0; i < nitems(listings); i++)
 		if (strcmp(rest, listings[i]) == 0) {
 			if (!get)
 				return send_error(conn,
 				    MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
-			return send_query(h, conn, listings[i], school,
-			    open_only);
+			return submit(h, conn, rq, JOB_LISTING, listings[i],
+			    school);
 		}
 	return send_error(conn, MHD_HTTP_NOT_FOUND, "no such resource");
-}
-
-/* Is there loop time left for a request? Refills at BUDGET_MS_PER_S. */
-static bool
-budget_left(struct http_server *h)
-{
-	uint64_t now = uv_now(h->loop);
-
-	h->budget_ms += (double)(now - h->budget_at) * BUDGET_MS_PER_S / 1000.0;
-	if (h->budget_ms > BUDGET_BURST_MS)
-		h->budget_ms = BUDGET_BURST_MS;
-	h->budget_at = now;
-	return h->budget_ms > 0;
 }
 
 /*
@@ -388,8 +592,6 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	struct http_server *h = cls;
 	struct request *rq = *con_cls;
 	char peer[64];
-	uint64_t t0;
-	enum MHD_Result ret;
 
 	(void)version;
 	if (strcmp(url, "/healthz") == 0)
@@ -409,27 +611,34 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (!budget_left(h))
-		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "busy: the collector serves its agents first; retry");
-	t0 = uv_hrtime();
-	ret = route(h, conn, url, method, rq, peer);
-	h->budget_ms -= (double)(uv_hrtime() - t0) / 1e6;
-	return ret;
+	if (rq->suspended)
+		return MHD_YES;
+	if (rq->done) { /* the worker's answer */
+		char *buf = rq->answer;
+
+		rq->answer = NULL;
+		if (buf == NULL)
+			return MHD_NO;
+		return send_buf(conn, rq->status, rq->type, buf,
+		    rq->answer_len);
+	}
+	return route(h, conn, url, method, rq, peer);
 }
 
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	struct request *rq = *con_cls;
+
 	(void)cls;
 	(void)conn;
 	(void)toe;
-	free(*con_cls);
+	if (rq)
+		free(rq->answer);
+	free(rq);
 	*con_cls = NULL;
 }
-
-static void http_arm(struct http_server *h);
 
 static void
 on_timer(uv_timer_t *t)
@@ -498,15 +707,19 @@ http_start(uv_loop_t *loop, const struct collector_conf *conf,
 		free(h);
 		return NULL;
 	}
-	if (db_open(conf->database, false, &h->db) != 0) {
+	if (db_open(conf->database, false, &h->db) != 0 ||
+	    db_open(conf->database, false, &h->work_db) != 0) {
+		sqlite3_close(h->db);
 		freeaddrinfo(res);
 		free(h);
 		return NULL;
 	}
+	sqlite3_busy_timeout(h->work_db, 5000); /* a report stores roll-ups */
 	/* Reads never wait in WAL; only a token's last_used update may, and
 	 * it is best effort: never hold the loop for it. */
 	sqlite3_busy_timeout(h->db, 50);
 	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+		MHD_ALLOW_SUSPEND_RESUME |
 		(res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 	    0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, log_mhd,
 	    h, MHD_OPTION_SOCK_ADDR, res->ai_addr,
@@ -525,6 +738,7 @@ http_start(uv_loop_t *loop, const struct collector_conf *conf,
 		if (h->mhd)
 			MHD_stop_daemon(h->mhd);
 		sqlite3_close(h->db);
+		sqlite3_close(h->work_db);
 		free(h);
 		return NULL;
 	}
@@ -532,8 +746,6 @@ http_start(uv_loop_t *loop, const struct collector_conf *conf,
 	uv_poll_start(&h->poll, UV_READABLE, on_ready);
 	uv_timer_init(loop, &h->timer);
 	h->open_handles = 2;
-	h->budget_ms = BUDGET_BURST_MS;
-	h->budget_at = uv_now(loop);
 	http_arm(h);
 	log_info("http: API and /metrics on http://%s/", where);
 	return h;
@@ -550,6 +762,7 @@ on_handle_closed(uv_handle_t *handle)
 		return;
 	MHD_stop_daemon(h->mhd);
 	sqlite3_close(h->db);
+	sqlite3_close(h->work_db);
 	free(h);
 	if (cb)
 		cb(arg);
@@ -562,6 +775,17 @@ http_set_conf(struct http_server *h, const struct collector_conf *conf)
 		h->conf = conf;
 }
 
+/* Close the handles once no job runs; then the daemon stops. */
+static void
+http_finish_close(struct http_server *h)
+{
+	if (h->running)
+		return; /* job_done comes back here */
+	h->poll.data = h->timer.data = h;
+	uv_close((uv_handle_t *)&h->poll, on_handle_closed);
+	uv_close((uv_handle_t *)&h->timer, on_handle_closed);
+}
+
 void
 http_close(struct http_server *h, void (*cb)(void *), void *arg)
 {
@@ -572,7 +796,18 @@ http_close(struct http_server *h, void (*cb)(void *), void *arg)
 	}
 	h->closed = cb;
 	h->closed_arg = arg;
-	h->poll.data = h->timer.data = h;
-	uv_close((uv_handle_t *)&h->poll, on_handle_closed);
-	uv_close((uv_handle_t *)&h->timer, on_handle_closed);
+	h->closing = true;
+	/* Jobs not started: their connections get no answer but are woken,
+	 * so that the daemon can close them. */
+	while (h->queue) {
+		struct job *j = h->queue;
+
+		h->queue = j->next;
+		j->rq->suspended = false;
+		MHD_resume_connection(j->conn);
+		job_free(j);
+	}
+	h->queue_tail = NULL;
+	h->queued = 0;
+	http_finish_close(h);
 }

@@ -1225,7 +1225,7 @@ cmd_report(sqlite3 *db, const struct calendar *cal,
 	struct month mo = {0}, prev = {0};
 	int y, m, rc = 1;
 	json_t *model = NULL;
-	FILE *out = stdout;
+	FILE *out = a->out ? a->out : stdout;
 
 	if (a->month == NULL) {
 		calendar_local_date(cal, c.now, &y, &m, &(int){0});
@@ -1270,7 +1270,7 @@ cmd_report(sqlite3 *db, const struct calendar *cal,
 	else
 		rc = report_write_html(out, model, a->en);
 	rc = rc == 0 ? 0 : 1;
-	if (out != stdout && fclose(out) != 0)
+	if (a->output && fclose(out) != 0)
 		rc = 1;
 	if (rc != 0)
 		fprintf(stderr,

@@ -183,6 +183,26 @@ def main():
     status, _, _ = api.call("/api/v1/nothing", viewer)
     h.check(status == 404, "an unknown path: 404")
 
+    h.step("the monthly report over HTTP")
+    status, headers, body = api.call("/api/v1/report?format=csv&level=school", viewer)
+    h.check(status == 200 and body.startswith(b"\xef\xbb\xbf") and b"s001" in body
+            and headers.get("Content-Type", "").startswith("text/csv"),
+            "GET /api/v1/report?format=csv: this month's CSV with its BOM", (status, body[:200]))
+    rep = api.json("/api/v1/report?format=json", viewer)
+    cli_rep = json.loads(cli(county, "report", "--format", "json"))
+    h.check(rep["district"] == cli_rep["district"] and len(rep["rooms"]) == len(cli_rep["rooms"]),
+            "its JSON has the same figures as `report --format json` (%d rooms)" % len(rep["rooms"]))
+    for q, what in (("?format=pdf", "a bad format"), ("?month=October", "a bad month"),
+                    ("?month=2026-10&town=nowhere", "a town with no school")):
+        status, _, body = api.call("/api/v1/report" + q, viewer)
+        h.check(status == 400, "%s: 400 (%s)" % (what, body[:80]))
+
+    h.step("requests at once: the worker takes them in turn")
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: api.call("/api/v1/ports", viewer)[0], range(8)))
+    h.check(got == [200] * 8, "8 concurrent GET /api/v1/ports: all 200 (%s)" % got)
+
     h.step("/metrics")
     status, headers, body = api.call("/metrics", viewer)
     h.check(status == 200 and headers.get("Content-Type", "").startswith("text/plain"),
