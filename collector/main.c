@@ -195,14 +195,16 @@ static void
 keep_restart_only(const struct collector_conf *old, struct collector_conf *nc)
 {
 	if (memcmp(&old->listen, &nc->listen, sizeof(nc->listen)) ||
+	    memcmp(&old->http, &nc->http, sizeof(nc->http)) ||
 	    strcmp(old->database, nc->database) || old->tls != nc->tls ||
 	    strcmp(old->tls_cert, nc->tls_cert) ||
 	    strcmp(old->tls_key, nc->tls_key) ||
 	    strcmp(old->tls_ca, nc->tls_ca) ||
 	    memcmp(&old->smtp, &nc->smtp, sizeof(nc->smtp)))
-		log_warnx("reload: listen, database, tls and [smtp] change "
-			  "only with a restart; keeping the running ones");
+		log_warnx("reload: listen, http, database, tls and [smtp] "
+			  "change only with a restart; keeping the running ones");
 	nc->listen = old->listen;
+	nc->http = old->http;
 	memcpy(nc->database, old->database, sizeof(nc->database));
 	nc->tls = old->tls;
 	memcpy(nc->tls_cert, old->tls_cert, sizeof(nc->tls_cert));
