@@ -594,6 +594,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	char peer[64];
 
 	(void)version;
+	if (h->closing)
+		return MHD_NO; /* shutting down: no new work, hang up */
 	if (strcmp(url, "/healthz") == 0)
 		return send_buf(conn, MHD_HTTP_OK, "text/plain", xstrdup("ok\n"),
 		    3);
