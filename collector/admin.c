@@ -250,15 +250,10 @@ maint_list(sqlite3 *db, const struct calendar *cal, const struct maint_args *a)
 		json_decref(rows);
 		return fail(db, "maintenance list");
 	}
-	if (a->json) {
-		json_t *top = json_pack("{s:o}", "maintenance", rows);
-
-		json_dumpf(top, stdout, JSON_INDENT(2));
-		printf("\n");
-		json_decref(top);
-	} else {
+	if (a->json)
+		print_listing(stdout, "maintenance", rows);
+	else
 		json_decref(rows);
-	}
 	return 0;
 }
 

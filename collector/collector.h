@@ -150,6 +150,9 @@ int db_load_agents(sqlite3 *db, struct agent_table *t)
     __attribute__((warn_unused_result));
 /* A copy of a text column ("" for NULL); the caller frees it. */
 char *db_col_dup(sqlite3_stmt *st, int col);
+struct json_t;
+/* A column of ms since the epoch as ISO 8601 UTC, or JSON null. */
+struct json_t *db_col_time(sqlite3_stmt *st, int col);
 struct db_writer;
 struct db_writer *db_writer_new(sqlite3 *db);
 void db_writer_free(struct db_writer *w);
@@ -385,6 +388,8 @@ int query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
 int query_alerts(sqlite3 *db, const char *school, bool open_only, bool json,
     FILE *out);
 int query_agents(sqlite3 *db, const char *school, bool json, FILE *out);
+/* {"generated_at": now, key: rows} to out (rows is taken). */
+int print_listing(FILE *out, const char *key, struct json_t *rows);
 
 /* rollup.c: daily roll-ups of every port's school-hours time (port_day) */
 #define DAY_MS INT64_C(86400000)

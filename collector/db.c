@@ -1,9 +1,12 @@
 /* db.c: the collector's SQLite schema, its migrations, and the report writer. */
 #include <string.h>
 
+#include <jansson.h>
+
 #include "collector.h"
 #include "schoolnet/log.h"
 #include "schoolnet/mem.h"
+#include "schoolnet/timeutil.h"
 
 /*
  * Schema migrations, applied in order inside one transaction each; the
@@ -269,6 +272,17 @@ db_col_dup(sqlite3_stmt *st, int col)
 	const unsigned char *t = sqlite3_column_text(st, col);
 
 	return xstrdup(t ? (const char *)t : "");
+}
+
+json_t *
+db_col_time(sqlite3_stmt *st, int col)
+{
+	char buf[32];
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return json_null();
+	time_iso8601((uint64_t)sqlite3_column_int64(st, col), buf, sizeof(buf));
+	return json_string(buf);
 }
 
 int

@@ -225,14 +225,9 @@ cmd_keys(sqlite3 *db, int argc, char **argv, const char *school, bool json)
 			    sqlite3_column_text(st, 1), c, e, r);
 	}
 	sqlite3_finalize(st);
-	if (json) {
-		json_t *top = json_pack("{s:o}", "keys", rows);
-
-		json_dumpf(top, stdout, JSON_INDENT(2));
-		printf("\n");
-		json_decref(top);
-	} else {
+	if (json)
+		print_listing(stdout, "keys", rows);
+	else
 		json_decref(rows);
-	}
 	return rc == SQLITE_DONE ? 0 : 1;
 }

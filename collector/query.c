@@ -8,17 +8,6 @@
 
 
 static json_t *
-iso_or_null(sqlite3_stmt *st, int col)
-{
-	char buf[32];
-
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
-		return json_null();
-	time_iso8601((uint64_t)sqlite3_column_int64(st, col), buf, sizeof(buf));
-	return json_string(buf);
-}
-
-static json_t *
 real_or_null(sqlite3_stmt *st, int col)
 {
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
@@ -42,8 +31,8 @@ text(sqlite3_stmt *st, int col)
 	return t ? (const char *)t : "";
 }
 
-static int
-print_json(FILE *out, const char *key, json_t *rows)
+int
+print_listing(FILE *out, const char *key, json_t *rows)
 {
 	char stamp[32];
 	json_t *top;
@@ -82,7 +71,7 @@ finish(sqlite3 *db, sqlite3_stmt *st, int rc, const char *key, json_t *rows,
 		return 1;
 	}
 	if (json)
-		return print_json(out, key, rows);
+		return print_listing(out, key, rows);
 	json_decref(rows);
 	return 0;
 }
@@ -204,7 +193,7 @@ query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,
 			wire_oper_name(o.oper), "speed_mbps",
 			(json_int_t)o.speed_mbps, "duplex",
 			wire_duplex_name(o.duplex), "since",
-			iso_or_null(st, 16), "last_seen", iso_or_null(st, 12),
+			db_col_time(st, 16), "last_seen", db_col_time(st, 12),
 			"fresh", o.fresh, "in_bps", real_or_null(st, 17),
 			"out_bps", real_or_null(st, 18), "in_errors",
 			int_or_null(st, 13), "out_errors", int_or_null(st, 14),
@@ -267,8 +256,8 @@ query_switches(sqlite3 *db, const char *school, bool json, FILE *out)
 			"school", text(st, 0), "agent", text(st, 1), "switch",
 			text(st, 2), "address", text(st, 3), "status",
 			poll_status_name(sqlite3_column_int(st, 4)), "error",
-			text(st, 5), "last_poll", iso_or_null(st, 6), "last_ok",
-			iso_or_null(st, 7), "sys_uptime", int_or_null(st, 8),
+			text(st, 5), "last_poll", db_col_time(st, 6), "last_ok",
+			db_col_time(st, 7), "sys_uptime", int_or_null(st, 8),
 			"pdus", int_or_null(st, 9), "duration_ms",
 			int_or_null(st, 10), "ports",
 			(json_int_t)sqlite3_column_int64(st, 11)));
@@ -488,8 +477,8 @@ query_alerts(sqlite3 *db, const char *school, bool open_only, bool json, FILE *o
 			text(st, 2), "school", text(st, 3), "school_name",
 			text(st, 4), "town", text(st, 5), "room", text(st, 6),
 			"agent", text(st, 7), "switch", text(st, 8), "port",
-			text(st, 9), "since", iso_or_null(st, 10), "opened_at",
-			iso_or_null(st, 11), "cleared_at", iso_or_null(st, 12),
+			text(st, 9), "since", db_col_time(st, 10), "opened_at",
+			db_col_time(st, 11), "cleared_at", db_col_time(st, 12),
 			"open", open, "speed_mbps", int_or_null(st, 13),
 			"target_mbps", int_or_null(st, 14), "errors_per_min",
 			real_or_null(st, 15), "detail", text(st, 16),
@@ -499,7 +488,7 @@ query_alerts(sqlite3 *db, const char *school, bool open_only, bool json, FILE *o
 			sqlite3_column_type(st, 19) == SQLITE_NULL
 			    ? json_null()
 			    : json_string(text(st, 19)),
-			"acknowledged_at", iso_or_null(st, 20),
+			"acknowledged_at", db_col_time(st, 20),
 			"notifications", "sent", sqlite3_column_int(st, 21),
 			"pending", sqlite3_column_int(st, 22), "failed",
 			sqlite3_column_int(st, 23)));
@@ -555,7 +544,7 @@ query_agents(sqlite3 *db, const char *school, bool json, FILE *out)
 			live, "peer", text(st, 2), "software", text(st, 3),
 			"epoch", text(st, 4), "last_seq",
 			(json_int_t)sqlite3_column_int64(st, 5), "last_heard",
-			iso_or_null(st, 6), "dropped",
+			db_col_time(st, 6), "dropped",
 			(json_int_t)sqlite3_column_int64(st, 7), "spool_pending",
 			int_or_null(st, 8)));
 	}

@@ -278,17 +278,6 @@ time_or_dash(sqlite3_stmt *st, int col, char *buf, size_t size)
 		time_iso8601((uint64_t)sqlite3_column_int64(st, col), buf, size);
 }
 
-static json_t *
-iso_or_null(sqlite3_stmt *st, int col)
-{
-	char buf[32];
-
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
-		return json_null();
-	time_iso8601((uint64_t)sqlite3_column_int64(st, col), buf, sizeof(buf));
-	return json_string(buf);
-}
-
 static int
 tokens_list(sqlite3 *db, bool json)
 {
@@ -314,9 +303,9 @@ tokens_list(sqlite3 *db, bool json)
 		if (json) {
 			json_array_append_new(rows,
 			    json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", name,
-				"role", role, "created_at", iso_or_null(st, 2),
-				"last_used", iso_or_null(st, 3), "revoked_at",
-				iso_or_null(st, 4)));
+				"role", role, "created_at", db_col_time(st, 2),
+				"last_used", db_col_time(st, 3), "revoked_at",
+				db_col_time(st, 4)));
 			continue;
 		}
 		time_or_dash(st, 2, c, sizeof(c));
@@ -329,19 +318,10 @@ tokens_list(sqlite3 *db, bool json)
 		json_decref(rows);
 		return fail(db, "tokens list");
 	}
-	if (json) {
-		char stamp[32];
-		json_t *top;
-
-		time_iso8601(time_now_ms(), stamp, sizeof(stamp));
-		top = json_pack("{s:s, s:o}", "generated_at", stamp, "tokens",
-		    rows);
-		json_dumpf(top, stdout, JSON_INDENT(2));
-		printf("\n");
-		json_decref(top);
-	} else {
+	if (json)
+		print_listing(stdout, "tokens", rows);
+	else
 		json_decref(rows);
-	}
 	return 0;
 }
 
