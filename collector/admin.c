@@ -1,5 +1,6 @@
 /* admin.c: commands that change state: acknowledge alerts, maintenance. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -81,8 +82,8 @@ cmd_alerts_ack(sqlite3 *db, long long id, const char *by)
  * "now", "2026-11-23 08:00", "2026-11-23T08:00[:SS]" in the calendar's
  * local time, or the same with a trailing "Z" for UTC.
  */
-static int
-parse_time(const struct calendar *cal, const char *s, uint64_t *out)
+int
+time_parse_local(const struct calendar *cal, const char *s, uint64_t *out)
 {
 	int y, mo, d, h, mi, sec = 0, n = 0, m = 0, y2, mo2, d2;
 	const char *rest;
@@ -135,50 +136,76 @@ local_text(const struct calendar *cal, uint64_t t, char *buf, size_t size)
 	buf[16] = '\0';
 }
 
-static int
-maint_add(sqlite3 *db, const struct calendar *cal, const struct maint_args *a)
+static json_t *
+window_json(long long id, const char *school, const char *sw, uint64_t from,
+    uint64_t to, const char *reason, const char *by)
+{
+	char fu[32], tu[32];
+
+	time_iso8601(from, fu, sizeof(fu));
+	time_iso8601(to, tu, sizeof(tu));
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
+	    (json_int_t)id, "school", school, "switch", sw, "starts_at", fu,
+	    "ends_at", tu, "reason", reason, "created_by", by);
+}
+
+int
+maintenance_add(sqlite3 *db, const struct calendar *cal,
+    const struct maint_args *a, json_t **added, uint64_t span[2], char *why,
+    size_t size)
 {
 	uint64_t from, to, now = time_now_ms();
-	char f[32], t[32];
 	sqlite3_stmt *st;
 	double secs;
 	int rc;
 
-	if (a->school == NULL) {
-		fprintf(stderr, "schoolnet-collector: maintenance add needs "
-				"--school CODE\n");
+	*added = NULL;
+	if (a->school == NULL || a->school[0] == '\0') {
+		snprintf(why, size, "a window needs a school");
 		return 1;
 	}
-	if (parse_time(cal, a->from ? a->from : "now", &from) != 0) {
-		fprintf(stderr, "schoolnet-collector: --from: expected \"now\" "
-				"or \"YYYY-MM-DD HH:MM\" (local time)\n");
+	if (time_parse_local(cal, a->from && *a->from ? a->from : "now", &from) !=
+	    0) {
+		snprintf(why, size, "from: expected \"now\" or \"YYYY-MM-DD "
+				    "HH:MM\" (local time)");
 		return 1;
 	}
-	if (a->to) {
-		if (parse_time(cal, a->to, &to) != 0) {
-			fprintf(stderr, "schoolnet-collector: --to: expected "
-					"\"YYYY-MM-DD HH:MM\" (local time)\n");
+	if (a->to && *a->to) {
+		if (time_parse_local(cal, a->to, &to) != 0) {
+			snprintf(why, size, "to: expected \"YYYY-MM-DD HH:MM\" "
+					    "(local time)");
 			return 1;
 		}
 	} else if (a->duration && cfg_parse_seconds(a->duration, &secs) == 0 &&
 	    secs > 0 && secs <= 366 * 86400.0) {
 		to = from + (uint64_t)(secs * 1000);
 	} else {
-		fprintf(stderr, "schoolnet-collector: maintenance add needs "
-				"--to TIME or --for DURATION (e.g. 2h, 3d)\n");
+		snprintf(why, size, "a window needs an end: a time, or a "
+				    "duration such as 2h or 3d (at most 366d)");
 		return 1;
 	}
 	if (to <= from) {
-		fprintf(stderr, "schoolnet-collector: the window ends before "
-				"it starts\n");
+		snprintf(why, size, "the window ends before it starts");
 		return 1;
 	}
 	if (sqlite3_prepare_v2(db,
+		"SELECT 1 FROM schools WHERE code = ? AND removed_at IS NULL",
+		-1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, a->school, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE) {
+		snprintf(why, size, "there is no school %s", a->school);
+		return 1;
+	}
+	if (rc != SQLITE_ROW ||
+	    sqlite3_prepare_v2(db,
 		"INSERT INTO maintenance(school_code, switch, starts_at,"
 		" ends_at, reason, created_by, created_at)"
 		" VALUES(?,?,?,?,?,?,?)",
 		-1, &st, NULL) != SQLITE_OK)
-		return fail(db, "maintenance add");
+		return -1;
 	sqlite3_bind_text(st, 1, a->school, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, a->sw ? a->sw : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)from);
@@ -190,18 +217,43 @@ maint_add(sqlite3 *db, const struct calendar *cal, const struct maint_args *a)
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return fail(db, "maintenance add");
-	local_text(cal, from, f, sizeof(f));
-	local_text(cal, to, t, sizeof(t));
-	printf("maintenance window %lld: school %s, %s%s, %s to %s (local "
-	       "time); alerts are recorded but not sent\n",
-	    (long long)sqlite3_last_insert_rowid(db), a->school,
-	    a->sw ? "switch " : "every switch", a->sw ? a->sw : "", f, t);
+		return -1;
+	span[0] = from;
+	span[1] = to;
+	*added = window_json(sqlite3_last_insert_rowid(db), a->school,
+	    a->sw ? a->sw : "", from, to, a->reason ? a->reason : "",
+	    a->by ? a->by : "");
 	return 0;
 }
 
 static int
-maint_list(sqlite3 *db, const struct calendar *cal, const struct maint_args *a)
+maint_add(sqlite3 *db, const struct calendar *cal, const struct maint_args *a)
+{
+	char why[160], f[32], t[32];
+	uint64_t span[2];
+	json_t *w;
+
+	switch (maintenance_add(db, cal, a, &w, span, why, sizeof(why))) {
+	case 1:
+		fprintf(stderr, "schoolnet-collector: maintenance add: %s\n",
+		    why);
+		return 1;
+	case -1:
+		return fail(db, "maintenance add");
+	}
+	local_text(cal, span[0], f, sizeof(f));
+	local_text(cal, span[1], t, sizeof(t));
+	printf("maintenance window %lld: school %s, %s%s, %s to %s (local "
+	       "time); alerts are recorded but not sent\n",
+	    (long long)json_integer_value(json_object_get(w, "id")), a->school,
+	    a->sw ? "switch " : "every switch", a->sw ? a->sw : "", f, t);
+	json_decref(w);
+	return 0;
+}
+
+int
+maintenance_list(sqlite3 *db, const struct calendar *cal, const char *school,
+    bool json, FILE *out)
 {
 	json_t *rows = json_array();
 	sqlite3_stmt *st;
@@ -211,59 +263,69 @@ maint_list(sqlite3 *db, const struct calendar *cal, const struct maint_args *a)
 		"SELECT id, school_code, switch, starts_at, ends_at, reason,"
 		" created_by FROM maintenance WHERE ends_at > ?"
 		" AND (?2 IS NULL OR school_code = ?2) ORDER BY starts_at",
-		-1, &st, NULL) != SQLITE_OK)
-		return fail(db, "maintenance list");
+		-1, &st, NULL) != SQLITE_OK) {
+		json_decref(rows);
+		return -1;
+	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)time_now_ms());
-	if (a->school)
-		sqlite3_bind_text(st, 2, a->school, -1, SQLITE_STATIC);
+	if (school)
+		sqlite3_bind_text(st, 2, school, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char f[32], t[32], fu[32], tu[32];
 		uint64_t from = (uint64_t)sqlite3_column_int64(st, 3);
 		uint64_t to = (uint64_t)sqlite3_column_int64(st, 4);
+		const char *sw = (const char *)sqlite3_column_text(st, 2);
+		const char *by = (const char *)sqlite3_column_text(st, 6);
+		char f[32], t[32];
 
-		local_text(cal, from, f, sizeof(f));
-		local_text(cal, to, t, sizeof(t));
-		if (!a->json) {
-			printf("%4lld  %-8s %-12s %s .. %s  %s%s%s\n",
-			    sqlite3_column_int64(st, 0),
-			    sqlite3_column_text(st, 1),
-			    *sqlite3_column_text(st, 2)
-				? (const char *)sqlite3_column_text(st, 2)
-				: "(all)",
-			    f, t, sqlite3_column_text(st, 5),
-			    *sqlite3_column_text(st, 6) ? " -- " : "",
-			    sqlite3_column_text(st, 6));
+		if (json) {
+			json_array_append_new(rows,
+			    window_json(sqlite3_column_int64(st, 0),
+				(const char *)sqlite3_column_text(st, 1), sw,
+				from, to,
+				(const char *)sqlite3_column_text(st, 5), by));
 			continue;
 		}
-		time_iso8601(from, fu, sizeof(fu));
-		time_iso8601(to, tu, sizeof(tu));
-		json_array_append_new(rows,
-		    json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
-			(json_int_t)sqlite3_column_int64(st, 0), "school",
-			sqlite3_column_text(st, 1), "switch",
-			sqlite3_column_text(st, 2), "starts_at", fu, "ends_at",
-			tu, "reason", sqlite3_column_text(st, 5), "created_by",
-			sqlite3_column_text(st, 6)));
+		local_text(cal, from, f, sizeof(f));
+		local_text(cal, to, t, sizeof(t));
+		fprintf(out, "%4lld  %-8s %-12s %s .. %s  %s%s%s\n",
+		    sqlite3_column_int64(st, 0), sqlite3_column_text(st, 1),
+		    *sw ? sw : "(all)", f, t, sqlite3_column_text(st, 5),
+		    *by ? " -- " : "", by);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(rows);
-		return fail(db, "maintenance list");
+		return -1;
 	}
-	if (a->json)
-		print_listing(stdout, "maintenance", rows);
+	if (json)
+		print_listing(out, "maintenance", rows);
 	else
 		json_decref(rows);
 	return 0;
 }
 
+int
+maintenance_delete(sqlite3 *db, long long id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "DELETE FROM maintenance WHERE id = ?", -1,
+		&st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	return sqlite3_changes(db) == 0 ? 1 : 0;
+}
+
 static int
 maint_delete(sqlite3 *db, const char *idtext)
 {
-	sqlite3_stmt *st;
 	char *end;
 	long long id = strtoll(idtext, &end, 10);
-	int rc;
 
 	if (*idtext == '\0' || *end != '\0' || id <= 0) {
 		fprintf(stderr, "schoolnet-collector: maintenance delete ID: "
@@ -271,19 +333,14 @@ maint_delete(sqlite3 *db, const char *idtext)
 		    idtext);
 		return 1;
 	}
-	if (sqlite3_prepare_v2(db, "DELETE FROM maintenance WHERE id = ?", -1,
-		&st, NULL) != SQLITE_OK)
-		return fail(db, "maintenance delete");
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return fail(db, "maintenance delete");
-	if (sqlite3_changes(db) == 0) {
+	switch (maintenance_delete(db, id)) {
+	case 1:
 		fprintf(stderr, "schoolnet-collector: there is no maintenance "
 				"window %lld\n",
 		    id);
 		return 1;
+	case -1:
+		return fail(db, "maintenance delete");
 	}
 	printf("maintenance window %lld deleted\n", id);
 	return 0;
@@ -298,7 +355,9 @@ cmd_maintenance(sqlite3 *db, const struct calendar *cal, int argc,
 	if (strcmp(sub, "add") == 0 && argc == 1)
 		return maint_add(db, cal, a);
 	if (strcmp(sub, "list") == 0 && argc <= 1)
-		return maint_list(db, cal, a);
+		return maintenance_list(db, cal, a->school, a->json, stdout) == 0
+		    ? 0
+		    : fail(db, "maintenance list");
 	if (strcmp(sub, "delete") == 0 && argc == 2)
 		return maint_delete(db, argv[1]);
 	fprintf(stderr, "schoolnet-collector: usage: maintenance add|list|"

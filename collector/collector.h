@@ -68,6 +68,8 @@ struct collector_conf {
 	struct hostport listen;
 	char database[4096];
 	struct hostport http;
+	char http_cert[4096], http_key[4096]; /* HTTPS when both are set */
+	char web_dir[4096];	/* the dashboard's files; empty: built in */
 	long max_connections;
 	long batch_max;		/* reports per transaction */
 	long queue_max;		/* reports waiting for the writer */
@@ -384,9 +386,20 @@ int query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,
     bool json, FILE *out);
 int query_switches(sqlite3 *db, const char *school, bool json, FILE *out);
 int query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
+    bool json, bool rooms, FILE *out);
+#define ALERTS_LIST_MAX 5000
+/* Newest first; at most limit (ALERTS_LIST_MAX when 0 or more). */
+int query_alerts(sqlite3 *db, const char *school, bool open_only, int limit,
     bool json, FILE *out);
-int query_alerts(sqlite3 *db, const char *school, bool open_only, bool json,
-    FILE *out);
+/* One port's state intervals and bucketed rates over [from, to). */
+struct history_args {
+	const char *school, *sw;
+	int64_t if_index;
+	uint64_t from, to;	/* ms */
+	uint64_t step;		/* ms a rate bucket, from `from` on */
+};
+/* 0, 1 when there is no such port, -1 on a database error. */
+int query_port_history(sqlite3 *db, const struct history_args *a, FILE *out);
 int query_agents(sqlite3 *db, const char *school, bool json, FILE *out);
 /* {"generated_at": now, key: rows} to out (rows is taken). */
 int print_listing(FILE *out, const char *key, struct json_t *rows);
@@ -443,6 +456,7 @@ struct report_args {
 	FILE *out;		/* if set, write here (not closed) */
 	bool en;		/* English instead of Chinese */
 	bool from_raw;		/* skip the roll-ups (checks them) */
+	bool no_rooms;		/* JSON: leave out the rooms (summaries only) */
 	bool progress;
 	uint64_t now;		/* 0: the clock (tests pin it) */
 };
@@ -482,6 +496,11 @@ struct http_sources {
 	void *arg;
 };
 struct http_server;
+/* web.c: the dashboard's files, built in or from a folder */
+const char *web_type(const char *name);
+bool web_name_ok(const char *name);
+int web_read(const char *dir, const char *name, char **data, size_t *size);
+int file_read(const char *path, size_t max, char **data, size_t *size);
 /* Listen on conf->http; NULL (logged) when it cannot: the collector goes
  * on without its HTTP interface. */
 struct http_server *http_start(uv_loop_t *loop,
@@ -511,6 +530,20 @@ struct maint_args {
 	const char *school, *sw, *from, *to, *duration, *reason, *by;
 	bool json;
 };
+/* A window from a (school required; from, to or duration; switch, reason,
+ * by): 0 with *added its JSON and span its [start, end) in ms, 1 with why
+ * (the caller's mistake: bad time, no such school), -1 (database). */
+int maintenance_add(sqlite3 *db, const struct calendar *cal,
+    const struct maint_args *a, struct json_t **added, uint64_t span[2], char *why,
+    size_t size);
+/* Windows not yet ended (of one school, or all), as text or JSON. */
+int maintenance_list(sqlite3 *db, const struct calendar *cal,
+    const char *school, bool json, FILE *out);
+/* 0 deleted, 1 no such window, -1 database error. */
+int maintenance_delete(sqlite3 *db, long long id);
+/* "now", "YYYY-MM-DD HH:MM[:SS]" or with a T, in the calendar's local
+ * time, or the same ending in Z for UTC: 0 and *ms, or -1. */
+int time_parse_local(const struct calendar *cal, const char *s, uint64_t *ms);
 /* maintenance add | list | delete ID */
 int cmd_maintenance(sqlite3 *db, const struct calendar *cal, int argc,
     char **argv, const struct maint_args *a);

@@ -22,7 +22,13 @@ static const struct cfg_key collector_keys[] = {
 	.help = "SQLite database file (WAL mode; keep it on local disk)"},
     {.name = "http", .type = CFG_HOSTPORT, C(http), .defport = 8080,
 	.def = "127.0.0.1:8080",
-	.help = "address:port of the JSON API and /metrics (HTTP); if it cannot be bound the collector runs without them"},
+	.help = "address:port of the dashboard, the JSON API and /metrics; if it cannot be bound the collector runs without them"},
+    {.name = "http_cert", .type = CFG_PATH, C(http_cert), .def = "",
+	.help = "HTTPS: the certificate chain (PEM) served on http; with http_key, the dashboard and API are HTTPS only"},
+    {.name = "http_key", .type = CFG_PATH, C(http_key), .def = "",
+	.help = "HTTPS: its private key (PEM)"},
+    {.name = "web_dir", .type = CFG_PATH, C(web_dir), .def = "",
+	.help = "serve the dashboard's files from this folder instead of the copy built in (empty: built in)"},
     {.name = "max_connections", .type = CFG_INT, C(max_connections),
 	.min = 1, .max = 100000, .def = "4096",
 	.help = "agent connections held at once; more are refused"},
@@ -286,6 +292,10 @@ collector_conf_load(const char *path, struct collector_conf *conf,
 				cfg_error(e, raw.path, sec->line,
 				    "[collector]: tls = cert needs tls_cert, "
 				    "tls_key and tls_ca");
+			if (!conf->http_cert[0] != !conf->http_key[0])
+				cfg_error(e, raw.path, sec->line,
+				    "[collector]: HTTPS needs both http_cert "
+				    "and http_key");
 			break;
 		case SEC_POLICY:
 			if (cfg_apply(&raw, sec, &conf->policy, e) != 0)

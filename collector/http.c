@@ -1,21 +1,24 @@
 /*
- * http.c: the collector's HTTP interface: the JSON API under /api/v1/ and
- * Prometheus /metrics.
+ * http.c: the collector's HTTP interface: the dashboard (static files), the
+ * JSON API under /api/v1/ and Prometheus /metrics, over HTTP or HTTPS.
  *
  * libmicrohttpd runs without threads of its own, in its epoll mode: its
  * epoll descriptor sits in the collector's libuv loop (uv_poll), and a
- * uv_timer follows MHD_get_timeout. What takes time (the listings,
- * /metrics, the monthly report) runs on a libuv worker thread, one at a
- * time, with a database connection of its own, while its HTTP connection
- * is suspended: the loop goes on reading the agents, and the writer thread
- * is never waited for. Token checks and acknowledgments are quick and run
- * on the loop.
+ * uv_timer follows MHD_get_timeout. What touches the database (listings,
+ * history, /metrics, the monthly report, acknowledgments, maintenance
+ * windows) runs on a libuv worker thread, one job at a time, with a
+ * database connection of its own, while its HTTP connection is suspended:
+ * the loop goes on reading the agents, and the writer thread is never
+ * waited for. Only token checks run on the loop.
  *
- * Every request but /healthz needs "Authorization: Bearer TOKEN" (tokens
- * from `schoolnet-collector tokens add`); acknowledging an alert needs an
- * admin token. Bodies are capped at HTTP_BODY_MAX, connections at
- * HTTP_CONN_MAX (HTTP_PER_IP_MAX per address) and HTTP_TIMEOUT_S idle.
+ * Every /api/v1 request and /metrics needs "Authorization: Bearer TOKEN"
+ * (tokens from `schoolnet-collector tokens add`); what changes state needs
+ * an admin token. The dashboard's files need none: they hold no data.
+ * Bodies are capped at HTTP_BODY_MAX, connections at HTTP_CONN_MAX
+ * (HTTP_PER_IP_MAX per address) and HTTP_TIMEOUT_S idle. JSON and files
+ * carry an ETag; a matching If-None-Match gets 304.
  */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
@@ -57,6 +60,8 @@ struct http_server {
 	bool running, closing;
 	void (*closed)(void *);
 	void *closed_arg;
+	char web_dir[4096];	/* the dashboard from disk; "" built in */
+	char *tls_cert, *tls_key; /* PEM, while the daemon runs */
 };
 
 /* One request: who asks, the body read so far, and a worker's answer. */
@@ -73,7 +78,10 @@ struct request {
 };
 
 /* Work for the worker thread, on a suspended connection. */
-enum job_kind { JOB_LISTING, JOB_SCHOOL, JOB_METRICS, JOB_REPORT };
+enum job_kind {
+	JOB_LISTING, JOB_SCHOOL, JOB_METRICS, JOB_REPORT, JOB_HISTORY,
+	JOB_MAINT_LIST, JOB_MAINT_ADD, JOB_MAINT_DELETE, JOB_ACK
+};
 struct job {
 	uv_work_t work;
 	struct http_server *h;
@@ -82,7 +90,12 @@ struct job {
 	enum job_kind kind;
 	const char *listing;	/* static */
 	char *school, *town, *month, *format, *level;
-	bool open_only, en;
+	bool open_only, en, brief;
+	int limit;
+	long long id;		/* an alert's or a window's */
+	char peer[64];
+	struct history_args hist;
+	char *sw, *from, *to, *duration, *reason, *by; /* history, windows */
 	struct policy_conf policy; /* a copy: a reload may free the conf */
 	struct metrics_stats stats;
 	struct job *next;
@@ -90,20 +103,100 @@ struct job {
 
 static void http_arm(struct http_server *h);
 
-static enum MHD_Result
-send_buf(struct MHD_Connection *conn, unsigned status, const char *type,
-    char *buf, size_t len)
+/*
+ * A weak validator: FNV-1a over the body, but for the listing's own
+ * "generated_at" stamp, so that an unchanged listing keeps its tag.
+ */
+static void
+etag_of(const char *buf, size_t len, char out[28])
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, buf,
-	    MHD_RESPMEM_MUST_FREE);
-	enum MHD_Result ret;
+	static const char stamp[] = "\"generated_at\": \"";
+	uint64_t x = 0xcbf29ce484222325ULL;
+	const char *skip = NULL, *skip_end = NULL;
 
+	if (len > 0 && buf[0] == '{') {
+		size_t head = len < 64 ? len : 64;
+
+		skip = memmem(buf, head, stamp, sizeof(stamp) - 1);
+		if (skip)
+			skip_end = memchr(skip + sizeof(stamp) - 1, '"',
+			    len - (size_t)(skip - buf) - (sizeof(stamp) - 1));
+		if (skip_end == NULL)
+			skip = NULL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (skip && buf + i == skip) {
+			i = (size_t)(skip_end - buf);
+			continue;
+		}
+		x = (x ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
+	}
+	snprintf(out, 28, "W/\"%016llx\"", (unsigned long long)x);
+}
+
+/* Does If-None-Match name this ETag (or "*")? */
+static bool
+etag_matches(struct MHD_Connection *conn, const char *etag)
+{
+	const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH);
+	size_t n = strlen(etag);
+
+	if (inm == NULL)
+		return false;
+	if (strcmp(inm, "*") == 0)
+		return true;
+	for (const char *p = inm; (p = strstr(p, etag)) != NULL; p += n)
+		if ((p == inm || p[-1] == ' ' || p[-1] == ',' || p[-1] == '/') &&
+		    (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+			return true;
+	return false;
+}
+
+/*
+ * Send buf (taken). A 200 carries an ETag and must be revalidated
+ * (no-cache); if the client already has it, 304 without the body.
+ */
+static enum MHD_Result
+send_page(struct MHD_Connection *conn, unsigned status, const char *type,
+    char *buf, size_t len, bool page)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char etag[28] = "";
+
+	if (status == MHD_HTTP_OK) {
+		etag_of(buf, len, etag);
+		if (etag_matches(conn, etag)) {
+			free(buf);
+			buf = NULL;
+			len = 0;
+			status = MHD_HTTP_NOT_MODIFIED;
+		}
+	}
+	r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
 		free(buf);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (status != MHD_HTTP_NOT_MODIFIED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (etag[0]) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    "no-cache");
+	} else {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    "no-store");
+	}
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (page) { /* the dashboard: its own files and API only */
+		MHD_add_response_header(r, "Content-Security-Policy",
+		    "default-src 'self'; img-src 'self' data: blob:; "
+		    "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+		    "base-uri 'none'; form-action 'self'");
+		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	}
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"schoolnet\"");
@@ -111,10 +204,17 @@ send_buf(struct MHD_Connection *conn, unsigned status, const char *type,
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
-		    "GET, HEAD, POST");
+		    "GET, HEAD, POST, DELETE");
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result
+send_buf(struct MHD_Connection *conn, unsigned status, const char *type,
+    char *buf, size_t len)
+{
+	return send_page(conn, status, type, buf, len, false);
 }
 
 static enum MHD_Result
@@ -214,9 +314,24 @@ job_error(struct job *j, unsigned status, const char *why)
 	    text ? strlen(text) : 0);
 }
 
+/* The calendar the collector runs on (for local times), or NULL (logged). */
+static struct calendar *
+job_calendar(const struct job *j)
+{
+	struct calendar *cal = NULL;
+	struct cfg_err err;
+
+	memset(&err, 0, sizeof(err));
+	if (j->policy.calendar[0] == '\0')
+		return calendar_default();
+	if (calendar_load(j->policy.calendar, &cal, &err) != 0)
+		log_warnx("http: %s", err.text);
+	return cal;
+}
+
 /* The monthly report, as `report` writes it. */
 static int
-job_report(struct job *j, FILE *m)
+job_report(struct job *j, struct calendar *cal, FILE *m)
 {
 	struct collector_conf *conf = xcalloc(1, sizeof(*conf));
 	struct report_args a = {.month = j->month,
@@ -225,22 +340,105 @@ job_report(struct job *j, FILE *m)
 	    .town = j->town,
 	    .school = j->school,
 	    .en = j->en,
+	    .no_rooms = j->brief,
 	    .out = m};
-	struct calendar *cal = NULL;
-	struct cfg_err err;
-	int rc = 1;
+	int rc;
 
 	conf->policy = j->policy;
-	memset(&err, 0, sizeof(err));
-	if (j->policy.calendar[0] == '\0')
-		cal = calendar_default();
-	else if (calendar_load(j->policy.calendar, &cal, &err) != 0)
-		log_warnx("http: report: %s", err.text);
-	if (cal)
-		rc = cmd_report(j->h->work_db, cal, conf, &a);
-	calendar_free(cal);
+	rc = cmd_report(j->h->work_db, cal, conf, &a);
 	free(conf);
 	return rc;
+}
+
+static void
+job_json(struct job *j, unsigned status, json_t *o)
+{
+	char *text = json_dumps(o, JSON_INDENT(2));
+
+	json_decref(o);
+	job_answer(j, status, "application/json; charset=utf-8", text,
+	    text ? strlen(text) : 0);
+}
+
+/* POST /api/v1/alerts/ID/ack */
+static void
+job_ack(struct job *j)
+{
+	int rc = alerts_ack(j->h->work_db, j->id, j->by, NULL, 0);
+
+	if (rc < 0) {
+		log_warnx("http %s: alert %lld not acknowledged: %s", j->peer,
+		    j->id, sqlite3_errmsg(j->h->work_db));
+		job_error(j, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "the database is busy; try again");
+	} else if (rc == ACK_NO_ALERT) {
+		job_error(j, MHD_HTTP_NOT_FOUND, "no such alert");
+	} else if (rc == ACK_ALREADY) {
+		job_error(j, MHD_HTTP_CONFLICT,
+		    "the alert was already acknowledged");
+	} else {
+		log_info("http %s: alert %lld acknowledged by %s (token %s)",
+		    j->peer, j->id, j->by, j->rq->name);
+		job_json(j, MHD_HTTP_OK,
+		    json_pack("{s:I, s:s}", "acknowledged", (json_int_t)j->id,
+			"by", j->by));
+	}
+}
+
+/* POST /api/v1/maintenance */
+static void
+job_maint_add(struct job *j, const struct calendar *cal)
+{
+	struct maint_args a = {.school = j->school,
+	    .sw = j->sw,
+	    .from = j->from,
+	    .to = j->to,
+	    .duration = j->duration,
+	    .reason = j->reason,
+	    .by = j->by};
+	uint64_t span[2];
+	json_t *added;
+	char why[160];
+
+	switch (maintenance_add(j->h->work_db, cal, &a, &added, span, why,
+	    sizeof(why))) {
+	case 0:
+		log_info("http %s: maintenance window %lld added for school "
+			 "%s by %s (token %s)",
+		    j->peer,
+		    (long long)json_integer_value(json_object_get(added, "id")),
+		    j->school, j->by, j->rq->name);
+		job_json(j, MHD_HTTP_CREATED, added);
+		break;
+	case 1:
+		job_error(j, MHD_HTTP_BAD_REQUEST, why);
+		break;
+	default:
+		log_warnx("http %s: maintenance window not added: %s", j->peer,
+		    sqlite3_errmsg(j->h->work_db));
+		job_error(j, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "the database is busy; try again");
+	}
+}
+
+/* DELETE /api/v1/maintenance/ID */
+static void
+job_maint_delete(struct job *j)
+{
+	switch (maintenance_delete(j->h->work_db, j->id)) {
+	case 0:
+		log_info("http %s: maintenance window %lld deleted (token %s)",
+		    j->peer, j->id, j->rq->name);
+		job_json(j, MHD_HTTP_OK,
+		    json_pack("{s:I}", "deleted", (json_int_t)j->id));
+		break;
+	case 1:
+		job_error(j, MHD_HTTP_NOT_FOUND, "no such maintenance window");
+		break;
+	default:
+		job_error(j, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "the database is busy; try again");
+	}
 }
 
 /* On the worker thread: the job's answer, into its request. */
@@ -255,21 +453,45 @@ job_work(uv_work_t *w)
 	FILE *m;
 	int rc = 1;
 
+	struct calendar *cal = NULL;
+
 	if (j->kind == JOB_SCHOOL && !school_exists(db, j->school)) {
 		job_error(j, MHD_HTTP_NOT_FOUND, "no such school");
 		return;
 	}
+	if (j->kind == JOB_ACK) {
+		job_ack(j);
+		return;
+	}
+	if (j->kind == JOB_MAINT_DELETE) {
+		job_maint_delete(j);
+		return;
+	}
+	if ((j->kind == JOB_REPORT || j->kind == JOB_MAINT_ADD ||
+		j->kind == JOB_MAINT_LIST) &&
+	    (cal = job_calendar(j)) == NULL) {
+		job_error(j, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "the calendar cannot be read; see the collector's log");
+		return;
+	}
+	if (j->kind == JOB_MAINT_ADD) {
+		job_maint_add(j, cal);
+		calendar_free(cal);
+		return;
+	}
 	if ((m = open_memstream(&buf, &len)) == NULL) {
+		calendar_free(cal);
 		job_error(j, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 		return;
 	}
 	switch (j->kind) {
 	case JOB_SCHOOL:
-		rc = query_schools(db, &j->policy, j->school, true, m);
+		rc = query_schools(db, &j->policy, j->school, true, true, m);
 		break;
 	case JOB_LISTING:
 		if (strcmp(j->listing, "schools") == 0)
-			rc = query_schools(db, &j->policy, j->school, true, m);
+			rc = query_schools(db, &j->policy, j->school, true,
+			    !j->brief, m);
 		else if (strcmp(j->listing, "ports") == 0)
 			rc = query_ports(db, &j->policy, j->school, true, m);
 		else if (strcmp(j->listing, "switches") == 0)
@@ -277,29 +499,43 @@ job_work(uv_work_t *w)
 		else if (strcmp(j->listing, "agents") == 0)
 			rc = query_agents(db, j->school, true, m);
 		else
-			rc = query_alerts(db, j->school, j->open_only, true, m);
+			rc = query_alerts(db, j->school, j->open_only, j->limit,
+			    true, m);
 		break;
 	case JOB_METRICS:
 		rc = metrics_write(m, db, &j->policy, &j->stats);
 		type = "text/plain; version=0.0.4";
 		break;
 	case JOB_REPORT:
-		rc = job_report(j, m);
+		rc = job_report(j, cal, m);
 		type = !j->format || strcmp(j->format, "json") == 0
 		    ? "application/json; charset=utf-8"
 		    : strcmp(j->format, "csv") == 0 ? "text/csv; charset=utf-8"
 						    : "text/html; charset=utf-8";
 		break;
+	case JOB_HISTORY:
+		rc = query_port_history(db, &j->hist, m);
+		break;
+	case JOB_MAINT_LIST:
+		rc = maintenance_list(db, cal, j->school, true, m) == 0 ? 0 : 1;
+		break;
+	default:
+		break;
 	}
+	calendar_free(cal);
 	if (fclose(m) != 0 || rc != 0) {
 		free(buf);
-		job_error(j,
-		    j->kind == JOB_REPORT ? MHD_HTTP_BAD_REQUEST
-					  : MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    j->kind == JOB_REPORT
-			? "no report: check month, town and school (the "
-			  "collector's log says why)"
-			: "database error; see the collector's log");
+		if (j->kind == JOB_REPORT)
+			job_error(j, MHD_HTTP_BAD_REQUEST,
+			    "no report: check month, town and school (the "
+			    "collector's log says why)");
+		else if (j->kind == JOB_HISTORY && rc == 1)
+			job_error(j, MHD_HTTP_NOT_FOUND,
+			    "no such port: school, switch and if_index name "
+			    "none");
+		else
+			job_error(j, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			    "database error; see the collector's log");
 		return;
 	}
 	job_answer(j, MHD_HTTP_OK, type, buf, len);
@@ -316,6 +552,12 @@ job_free(struct job *j)
 	free(j->month);
 	free(j->format);
 	free(j->level);
+	free(j->sw);
+	free(j->from);
+	free(j->to);
+	free(j->duration);
+	free(j->reason);
+	free(j->by);
 	free(j);
 }
 
@@ -363,52 +605,48 @@ dup_or_null(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
-/* Queue heavy work and suspend the connection until it is done. */
-static enum MHD_Result
-submit(struct http_server *h, struct MHD_Connection *conn, struct request *rq,
-    enum job_kind kind, const char *listing, const char *school)
+static const char *
+arg(struct MHD_Connection *conn, const char *name)
 {
-	struct job *j;
-	const char *v;
+	return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+}
 
-	if (h->queued >= JOBS_MAX)
-		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "busy: too many requests waiting; retry");
-	j = xcalloc(1, sizeof(*j));
+static struct job *
+job_new(struct http_server *h, struct MHD_Connection *conn,
+    struct request *rq, enum job_kind kind, const char *school,
+    const char *peer)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
 	j->h = h;
 	j->conn = conn;
 	j->rq = rq;
 	j->kind = kind;
-	j->listing = listing;
 	j->school = dup_or_null(school);
 	j->policy = h->conf->policy;
-	if (kind == JOB_METRICS) {
-		h->src->stats(h->src->arg, &j->stats);
-		j->stats.http_requests = h->requests;
+	snprintf(j->peer, sizeof(j->peer), "%s", peer);
+	return j;
+}
+
+/* Queue heavy work and suspend the connection until it is done. */
+static enum MHD_Result
+job_submit(struct http_server *h, struct job *j)
+{
+	if (h->queued >= JOBS_MAX) {
+		struct MHD_Connection *conn = j->conn;
+
+		job_free(j);
+		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "busy: too many requests waiting; retry");
 	}
-	if (kind == JOB_REPORT) {
-		j->town = dup_or_null(MHD_lookup_connection_value(conn,
-		    MHD_GET_ARGUMENT_KIND, "town"));
-		j->month = dup_or_null(MHD_lookup_connection_value(conn,
-		    MHD_GET_ARGUMENT_KIND, "month"));
-		j->format = dup_or_null(MHD_lookup_connection_value(conn,
-		    MHD_GET_ARGUMENT_KIND, "format"));
-		j->level = dup_or_null(MHD_lookup_connection_value(conn,
-		    MHD_GET_ARGUMENT_KIND, "level"));
-		v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-		    "lang");
-		j->en = v && strcmp(v, "en") == 0;
-	}
-	v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "open");
-	j->open_only = v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
 	if (h->queue_tail)
 		h->queue_tail->next = j;
 	else
 		h->queue = j;
 	h->queue_tail = j;
 	h->queued++;
-	rq->suspended = true;
-	MHD_suspend_connection(conn);
+	j->rq->suspended = true;
+	MHD_suspend_connection(j->conn);
 	jobs_next(h);
 	return MHD_YES;
 }
@@ -419,12 +657,8 @@ report_args_bad(struct MHD_Connection *conn)
 {
 	static const char *const formats[] = {"json", "csv", "html"};
 	static const char *const levels[] = {"school", "classroom", "town"};
-	const char *f = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-	    "format");
-	const char *l = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-	    "level");
-	const char *m = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-	    "month");
+	const char *f = arg(conn, "format"), *l = arg(conn, "level");
+	const char *m = arg(conn, "month");
 	bool ok_f = f == NULL, ok_l = l == NULL;
 
 	for (size_t i = 0; i < nitems(formats); i++)
@@ -440,54 +674,193 @@ report_args_bad(struct MHD_Connection *conn)
 	return NULL;
 }
 
+/* An integer argument in [lo, hi], or def when absent; false if bad. */
+static bool
+int_arg(struct MHD_Connection *conn, const char *name, long long lo,
+    long long hi, long long def, long long *out)
+{
+	const char *v = arg(conn, name);
+	char *end;
+
+	*out = def;
+	if (v == NULL)
+		return true;
+	errno = 0;
+	*out = strtoll(v, &end, 10);
+	return *v != '\0' && *end == '\0' && errno == 0 && *out >= lo &&
+	    *out <= hi;
+}
+
+/* An id at the end of a path ("/api/v1/maintenance/12"); 0 if none. */
+static long long
+path_id(const char *s, size_t n)
+{
+	char buf[24], *end;
+	long long id;
+
+	if (n == 0 || n >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	id = strtoll(buf, &end, 10);
+	return *end == '\0' && id > 0 ? id : 0;
+}
+
+/* The body as a JSON object (NULL for none); false if it is not one. */
+static bool
+body_object(const struct request *rq, json_t **out)
+{
+	json_error_t jerr;
+
+	*out = NULL;
+	if (rq->len == 0)
+		return true;
+	*out = json_loadb(rq->body, rq->len, 0, &jerr);
+	if (*out != NULL && !json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return *out != NULL;
+}
+
+/*
+ * A short text member of the body: absent is fine (NULL); present, it must
+ * be a string of at most max bytes of printable UTF-8.
+ */
+static bool
+body_text(json_t *body, const char *key, size_t max, char **out)
+{
+	json_t *v = json_object_get(body, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return true;
+	if (!json_is_string(v) || json_string_length(v) > max ||
+	    (json_string_length(v) > 0 &&
+		!utf8_valid_label(json_string_value(v), json_string_length(v))))
+		return false;
+	*out = xstrdup(json_string_value(v));
+	return true;
+}
+
+/* The acting person: the body's "by", else the token's name. */
+static bool
+body_by(json_t *body, const struct request *rq, char **by)
+{
+	if (!body_text(body, "by", BY_MAX, by))
+		return false;
+	if (*by == NULL || **by == '\0') {
+		free(*by);
+		*by = xstrdup(rq->name);
+	}
+	return true;
+}
+
 /* POST /api/v1/alerts/ID/ack, body {"by": "NAME"} (default: the token's
  * name). */
 static enum MHD_Result
-ack_alert(struct http_server *h, struct MHD_Connection *conn, const char *id_s,
-    const struct request *rq, const char *token_name, const char *peer)
+ack_alert(struct http_server *h, struct MHD_Connection *conn, long long id,
+    struct request *rq, const char *peer)
 {
-	char *end, who[128];
-	long long id = strtoll(id_s, &end, 10);
-	json_t *body = NULL, *by;
-	json_error_t jerr;
-	int rc;
+	struct job *j;
+	json_t *body;
 
-	if (*id_s == '\0' || *end != '\0' || id <= 0)
+	if (id <= 0)
 		return send_error(conn, MHD_HTTP_NOT_FOUND, "no such alert");
-	if (rq->len > 0 &&
-	    (body = json_loadb(rq->body, rq->len, 0, &jerr)) == NULL)
+	if (!body_object(rq, &body))
 		return send_error(conn, MHD_HTTP_BAD_REQUEST,
 		    "the body must be JSON: {\"by\": \"NAME\"}");
-	by = json_object_get(body, "by");
-	if (by != NULL && (!json_is_string(by) ||
-			      json_string_length(by) > BY_MAX ||
-			      !utf8_valid_label(json_string_value(by),
-				  json_string_length(by)))) {
+	j = job_new(h, conn, rq, JOB_ACK, NULL, peer);
+	j->id = id;
+	if (!body_by(body, rq, &j->by)) {
 		json_decref(body);
+		job_free(j);
 		return send_error(conn, MHD_HTTP_BAD_REQUEST,
 		    "\"by\" must be a name of at most 64 bytes");
 	}
-	snprintf(who, sizeof(who), "%s",
-	    json_is_string(by) && *json_string_value(by)
-		? json_string_value(by)
-		: token_name);
 	json_decref(body);
-	rc = alerts_ack(h->db, id, who, NULL, 0);
-	if (rc < 0) {
-		log_warnx("http %s: alert %lld not acknowledged: %s", peer, id,
-		    sqlite3_errmsg(h->db));
-		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "the database is busy; try again");
+	return job_submit(h, j);
+}
+
+/* POST /api/v1/maintenance {"school", "switch", "from", "to" | "for",
+ * "reason", "by"} */
+static enum MHD_Result
+add_window(struct http_server *h, struct MHD_Connection *conn,
+    struct request *rq, const char *peer)
+{
+	struct job *j;
+	json_t *body;
+	bool ok;
+
+	if (!body_object(rq, &body) || body == NULL)
+		return send_error(conn, MHD_HTTP_BAD_REQUEST,
+		    "the body must be a JSON object: {\"school\": CODE, "
+		    "\"for\": \"2h\", \"reason\": TEXT}");
+	j = job_new(h, conn, rq, JOB_MAINT_ADD, NULL, peer);
+	ok = body_text(body, "school", 64, &j->school) &&
+	    body_text(body, "switch", 128, &j->sw) &&
+	    body_text(body, "from", 32, &j->from) &&
+	    body_text(body, "to", 32, &j->to) &&
+	    body_text(body, "for", 16, &j->duration) &&
+	    body_text(body, "reason", 512, &j->reason) &&
+	    body_by(body, rq, &j->by);
+	json_decref(body);
+	if (!ok) {
+		job_free(j);
+		return send_error(conn, MHD_HTTP_BAD_REQUEST,
+		    "school, switch, from, to, for, reason and by must be "
+		    "short texts");
 	}
-	if (rc == ACK_NO_ALERT)
-		return send_error(conn, MHD_HTTP_NOT_FOUND, "no such alert");
-	if (rc == ACK_ALREADY)
-		return send_error(conn, MHD_HTTP_CONFLICT,
-		    "the alert was already acknowledged");
-	log_info("http %s: alert %lld acknowledged by %s (token %s)", peer, id,
-	    who, token_name);
-	return send_json(conn, MHD_HTTP_OK,
-	    json_pack("{s:I, s:s}", "acknowledged", (json_int_t)id, "by", who));
+	return job_submit(h, j);
+}
+
+/* GET /api/v1/ports/history?school=&switch=&if_index=[&hours=][&points=] */
+static enum MHD_Result
+port_history(struct http_server *h, struct MHD_Connection *conn,
+    struct request *rq, const char *peer)
+{
+	const char *school = arg(conn, "school"), *sw = arg(conn, "switch");
+	long long if_index, hours, points;
+	uint64_t now = time_now_ms();
+	struct job *j;
+
+	if (school == NULL || sw == NULL ||
+	    !int_arg(conn, "if_index", 1, INT32_MAX, 0, &if_index) ||
+	    if_index == 0)
+		return send_error(conn, MHD_HTTP_BAD_REQUEST,
+		    "school, switch and if_index are needed");
+	if (!int_arg(conn, "hours", 1, 744, 24, &hours))
+		return send_error(conn, MHD_HTTP_BAD_REQUEST,
+		    "hours must be 1 to 744 (31 days)");
+	if (!int_arg(conn, "points", 10, 1000, 96, &points))
+		return send_error(conn, MHD_HTTP_BAD_REQUEST,
+		    "points must be 10 to 1000");
+	j = job_new(h, conn, rq, JOB_HISTORY, school, peer);
+	j->sw = xstrdup(sw);
+	j->hist.school = j->school;
+	j->hist.sw = j->sw;
+	j->hist.if_index = if_index;
+	/* Whole-second buckets on the clock's multiples of the step, so that
+	 * a chart polled again keeps its buckets (and its ETag). */
+	j->hist.step = ((uint64_t)hours * 3600000 / (uint64_t)points + 999) /
+	    1000 * 1000;
+	j->hist.to = now;
+	j->hist.from = (now / j->hist.step + 1 - (uint64_t)points) *
+	    j->hist.step;
+	return job_submit(h, j);
+}
+
+/* Refuse a read-only token an admin action (logged). */
+static enum MHD_Result
+need_admin(struct MHD_Connection *conn, const struct request *rq,
+    const char *method, const char *url, const char *peer)
+{
+	char safe[160];
+
+	log_info("http %s: %s %s: 403 token %s is read-only", peer, method,
+	    loggable(url, safe, sizeof(safe)), rq->name);
+	return send_error(conn, MHD_HTTP_FORBIDDEN,
+	    "this needs an admin token");
 }
 
 static enum MHD_Result
@@ -496,66 +869,145 @@ route(struct http_server *h, struct MHD_Connection *conn, const char *url,
 {
 	static const char *const listings[] = {"schools", "ports", "switches",
 	    "agents", "alerts"};
-	const char *school = MHD_lookup_connection_value(conn,
-	    MHD_GET_ARGUMENT_KIND, "school");
+	const char *school = arg(conn, "school");
 	/* HEAD is GET without the body (libmicrohttpd drops it). */
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-	char safe[160];
-	const char *rest;
+	bool del = strcmp(method, MHD_HTTP_METHOD_DELETE) == 0;
+	bool admin = rq->role == TOKEN_ADMIN;
+	const char *rest, *slash;
+	struct job *j;
+	long long n;
 
-	if (strcmp(url, "/metrics") == 0 && get)
-		return submit(h, conn, rq, JOB_METRICS, NULL, NULL);
+	if (strcmp(url, "/metrics") == 0 && get) {
+		j = job_new(h, conn, rq, JOB_METRICS, NULL, peer);
+		h->src->stats(h->src->arg, &j->stats);
+		j->stats.http_requests = h->requests;
+		return job_submit(h, j);
+	}
 	if (strncmp(url, "/api/v1/", 8) != 0)
 		return send_error(conn, MHD_HTTP_NOT_FOUND, "no such resource");
 	rest = url + 8;
+	if (strcmp(rest, "whoami") == 0 && get)
+		return send_json(conn, MHD_HTTP_OK,
+		    json_pack("{s:s, s:s}", "name", rq->name, "role",
+			admin ? "admin" : "read"));
 	/* POST /api/v1/alerts/ID/ack */
 	if (strncmp(rest, "alerts/", 7) == 0) {
-		const char *id = rest + 7, *slash = strchr(id, '/');
-		char id_s[24];
-
-		if (slash == NULL || strcmp(slash, "/ack") != 0 ||
-		    (size_t)(slash - id) >= sizeof(id_s))
+		slash = strchr(rest + 7, '/');
+		if (slash == NULL || strcmp(slash, "/ack") != 0)
 			return send_error(conn, MHD_HTTP_NOT_FOUND,
 			    "no such resource");
 		if (!post)
 			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 			    "use POST");
-		if (rq->role != TOKEN_ADMIN) {
-			log_info("http %s: %s %s: 403 token %s is read-only",
-			    peer, method, loggable(url, safe, sizeof(safe)),
-			    rq->name);
-			return send_error(conn, MHD_HTTP_FORBIDDEN,
-			    "acknowledging needs an admin token");
-		}
-		memcpy(id_s, id, (size_t)(slash - id));
-		id_s[slash - id] = '\0';
-		return ack_alert(h, conn, id_s, rq, rq->name, peer);
+		if (!admin)
+			return need_admin(conn, rq, method, url, peer);
+		return ack_alert(h, conn,
+		    path_id(rest + 7, (size_t)(slash - rest - 7)), rq, peer);
 	}
+	/* /api/v1/maintenance: GET list, POST add; DELETE .../ID */
+	if (strcmp(rest, "maintenance") == 0) {
+		if (get)
+			return job_submit(h, job_new(h, conn, rq,
+			    JOB_MAINT_LIST, school, peer));
+		if (!post)
+			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "use GET or POST");
+		if (!admin)
+			return need_admin(conn, rq, method, url, peer);
+		return add_window(h, conn, rq, peer);
+	}
+	if (strncmp(rest, "maintenance/", 12) == 0) {
+		if (!del)
+			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "use DELETE");
+		if (!admin)
+			return need_admin(conn, rq, method, url, peer);
+		if ((n = path_id(rest + 12, strlen(rest + 12))) == 0)
+			return send_error(conn, MHD_HTTP_NOT_FOUND,
+			    "no such maintenance window");
+		j = job_new(h, conn, rq, JOB_MAINT_DELETE, NULL, peer);
+		j->id = n;
+		return job_submit(h, j);
+	}
+	if (!get)
+		return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
 	/* GET /api/v1/schools/CODE: one school */
-	if (strncmp(rest, "schools/", 8) == 0 && rest[8] != '\0' && get)
-		return submit(h, conn, rq, JOB_SCHOOL, NULL, rest + 8);
+	if (strncmp(rest, "schools/", 8) == 0 && rest[8] != '\0')
+		return job_submit(h, job_new(h, conn, rq, JOB_SCHOOL, rest + 8,
+		    peer));
+	if (strcmp(rest, "ports/history") == 0)
+		return port_history(h, conn, rq, peer);
 	/* GET /api/v1/report?month=&format=&lang=&level=&town=&school= */
 	if (strcmp(rest, "report") == 0) {
-		const char *bad = report_args_bad(conn);
+		const char *bad = report_args_bad(conn), *v = arg(conn, "lang");
 
-		if (!get)
-			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-			    "use GET");
 		if (bad)
 			return send_error(conn, MHD_HTTP_BAD_REQUEST, bad);
-		return submit(h, conn, rq, JOB_REPORT, NULL, school);
+		j = job_new(h, conn, rq, JOB_REPORT, school, peer);
+		j->town = dup_or_null(arg(conn, "town"));
+		j->month = dup_or_null(arg(conn, "month"));
+		j->format = dup_or_null(arg(conn, "format"));
+		j->level = dup_or_null(arg(conn, "level"));
+		j->en = v && strcmp(v, "en") == 0;
+		v = arg(conn, "rooms");
+		j->brief = v && (strcmp(v, "0") == 0 || strcmp(v, "false") == 0);
+		return job_submit(h, j);
 	}
-	for (size_t i = 0; i < nitems(listings); i++)
-		if (strcmp(rest, listings[i]) == 0) {
-			if (!get)
-				return send_error(conn,
-				    MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
-			return submit(h, conn, rq, JOB_LISTING, listings[i],
-			    school);
-		}
+	for (size_t i = 0; i < nitems(listings); i++) {
+		const char *v;
+
+		if (strcmp(rest, listings[i]) != 0)
+			continue;
+		if (!int_arg(conn, "limit", 1, ALERTS_LIST_MAX, 0, &n))
+			return send_error(conn, MHD_HTTP_BAD_REQUEST,
+			    "limit must be 1 to 5000");
+		j = job_new(h, conn, rq, JOB_LISTING, school, peer);
+		j->listing = listings[i];
+		j->limit = (int)n;
+		v = arg(conn, "open");
+		j->open_only = v && (strcmp(v, "1") == 0 ||
+					strcmp(v, "true") == 0);
+		v = arg(conn, "brief");
+		j->brief = v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+		return job_submit(h, j);
+	}
 	return send_error(conn, MHD_HTTP_NOT_FOUND, "no such resource");
+}
+
+/* GET / and /NAME: the dashboard's files (no token: they hold no data). */
+static enum MHD_Result
+serve_file(struct http_server *h, struct MHD_Connection *conn,
+    const char *url, const char *method)
+{
+	const char *name = url[1] ? url + 1 : "index.html";
+	char *data, safe[80];
+	size_t size;
+	int err;
+
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+	if ((err = web_read(h->web_dir, name, &data, &size)) == ENOENT)
+		return send_error(conn, MHD_HTTP_NOT_FOUND, "no such resource");
+	if (err != 0) {
+		log_warnx("http: dashboard file %s%s%s: %s", h->web_dir,
+		    h->web_dir[0] ? "/" : "", loggable(name, safe, sizeof(safe)),
+		    strerror(err));
+		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "the file cannot be read; see the collector's log");
+	}
+	return send_page(conn, MHD_HTTP_OK, web_type(name), data, size, true);
+}
+
+/* A dashboard file's address: "/" or "/NAME", not an API's. */
+static bool
+is_file(const char *url)
+{
+	return url[0] == '/' && strchr(url + 1, '/') == NULL &&
+	    strcmp(url, "/metrics") != 0 && strcmp(url, "/healthz") != 0;
 }
 
 /*
@@ -599,6 +1051,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	if (strcmp(url, "/healthz") == 0)
 		return send_buf(conn, MHD_HTTP_OK, "text/plain", xstrdup("ok\n"),
 		    3);
+	if (is_file(url))
+		return serve_file(h, conn, url, method);
 	peer_of(conn, peer, sizeof(peer));
 	if (rq == NULL) {
 		*con_cls = rq = xcalloc(1, sizeof(*rq));
@@ -687,10 +1141,37 @@ log_mhd(void *arg, const char *fmt, va_list ap)
 	log_warnx("http: %s", msg);
 }
 
+/* A PEM file for HTTPS, read whole; NULL (logged) if it cannot be. */
+static char *
+read_pem(const char *path)
+{
+	char *buf;
+	size_t len;
+	int err = file_read(path, 1u << 20, &buf, &len);
+
+	if (err != 0)
+		log_warnx("http: %s: %s; the dashboard, API and /metrics are "
+			  "off",
+		    path, strerror(err));
+	return err == 0 ? buf : NULL;
+}
+
+static void
+http_free(struct http_server *h)
+{
+	sqlite3_close(h->db);
+	sqlite3_close(h->work_db);
+	free(h->tls_cert);
+	free(h->tls_key);
+	free(h);
+}
+
 struct http_server *
 http_start(uv_loop_t *loop, const struct collector_conf *conf,
     const struct http_sources *src)
 {
+	bool tls = conf->http_cert[0] != '\0';
+	const char *env = getenv("SCHOOLNET_WEB_DIR");
 	struct http_server *h = xcalloc(1, sizeof(*h));
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
 	    .ai_flags = AI_NUMERICSERV}, *res = NULL;
@@ -701,19 +1182,26 @@ http_start(uv_loop_t *loop, const struct collector_conf *conf,
 	h->loop = loop;
 	h->conf = conf;
 	h->src = src;
+	snprintf(h->web_dir, sizeof(h->web_dir), "%s",
+	    conf->web_dir[0] ? conf->web_dir : env ? env : "");
 	hostport_format(&conf->http, where, sizeof(where));
+	if (tls && ((h->tls_cert = read_pem(conf->http_cert)) == NULL ||
+		       (h->tls_key = read_pem(conf->http_key)) == NULL)) {
+		http_free(h);
+		return NULL;
+	}
 	snprintf(port, sizeof(port), "%u", conf->http.port);
 	if ((rc = getaddrinfo(conf->http.host, port, &hints, &res)) != 0) {
-		log_warnx("http %s: %s; the API and /metrics are off", where,
-		    gai_strerror(rc));
-		free(h);
+		log_warnx("http %s: %s; the dashboard, API and /metrics are "
+			  "off",
+		    where, gai_strerror(rc));
+		http_free(h);
 		return NULL;
 	}
 	if (db_open(conf->database, false, &h->db) != 0 ||
 	    db_open(conf->database, false, &h->work_db) != 0) {
-		sqlite3_close(h->db);
 		freeaddrinfo(res);
-		free(h);
+		http_free(h);
 		return NULL;
 	}
 	sqlite3_busy_timeout(h->work_db, 5000); /* a report stores roll-ups */
@@ -721,7 +1209,7 @@ http_start(uv_loop_t *loop, const struct collector_conf *conf,
 	 * it is best effort: never hold the loop for it. */
 	sqlite3_busy_timeout(h->db, 50);
 	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-		MHD_ALLOW_SUSPEND_RESUME |
+		MHD_ALLOW_SUSPEND_RESUME | (tls ? MHD_USE_TLS : 0) |
 		(res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 	    0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, log_mhd,
 	    h, MHD_OPTION_SOCK_ADDR, res->ai_addr,
@@ -729,19 +1217,20 @@ http_start(uv_loop_t *loop, const struct collector_conf *conf,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_MAX,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    /* last: without HTTPS the list ends here */
+	    tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
 	freeaddrinfo(res);
 	if (h->mhd == NULL ||
 	    (info = MHD_get_daemon_info(h->mhd,
 		 MHD_DAEMON_INFO_EPOLL_FD)) == NULL) {
-		log_warnx("http %s: cannot listen (%s); the API and /metrics "
-			  "are off",
+		log_warnx("http %s: cannot listen (%s); the dashboard, API and "
+			  "/metrics are off",
 		    where, strerror(errno));
 		if (h->mhd)
 			MHD_stop_daemon(h->mhd);
-		sqlite3_close(h->db);
-		sqlite3_close(h->work_db);
-		free(h);
+		http_free(h);
 		return NULL;
 	}
 	uv_poll_init(loop, &h->poll, info->epoll_fd);
@@ -749,7 +1238,11 @@ http_start(uv_loop_t *loop, const struct collector_conf *conf,
 	uv_timer_init(loop, &h->timer);
 	h->open_handles = 2;
 	http_arm(h);
-	log_info("http: API and /metrics on http://%s/", where);
+	log_info("http: dashboard, API and /metrics on %s://%s/",
+	    tls ? "https" : "http", where);
+	if (h->web_dir[0])
+		log_info("http: the dashboard's files are read from %s",
+		    h->web_dir);
 	return h;
 }
 
@@ -763,9 +1256,7 @@ on_handle_closed(uv_handle_t *handle)
 	if (--h->open_handles > 0)
 		return;
 	MHD_stop_daemon(h->mhd);
-	sqlite3_close(h->db);
-	sqlite3_close(h->work_db);
-	free(h);
+	http_free(h);
 	if (cb)
 		cb(arg);
 }

@@ -196,15 +196,22 @@ keep_restart_only(const struct collector_conf *old, struct collector_conf *nc)
 {
 	if (memcmp(&old->listen, &nc->listen, sizeof(nc->listen)) ||
 	    memcmp(&old->http, &nc->http, sizeof(nc->http)) ||
+	    strcmp(old->http_cert, nc->http_cert) ||
+	    strcmp(old->http_key, nc->http_key) ||
+	    strcmp(old->web_dir, nc->web_dir) ||
 	    strcmp(old->database, nc->database) || old->tls != nc->tls ||
 	    strcmp(old->tls_cert, nc->tls_cert) ||
 	    strcmp(old->tls_key, nc->tls_key) ||
 	    strcmp(old->tls_ca, nc->tls_ca) ||
 	    memcmp(&old->smtp, &nc->smtp, sizeof(nc->smtp)))
-		log_warnx("reload: listen, http, database, tls and [smtp] "
+		log_warnx("reload: listen, http (its certificate, web_dir), "
+			  "database, tls and [smtp] "
 			  "change only with a restart; keeping the running ones");
 	nc->listen = old->listen;
 	nc->http = old->http;
+	memcpy(nc->http_cert, old->http_cert, sizeof(nc->http_cert));
+	memcpy(nc->http_key, old->http_key, sizeof(nc->http_key));
+	memcpy(nc->web_dir, old->web_dir, sizeof(nc->web_dir));
 	memcpy(nc->database, old->database, sizeof(nc->database));
 	nc->tls = old->tls;
 	memcpy(nc->tls_cert, old->tls_cert, sizeof(nc->tls_cert));
@@ -421,9 +428,9 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 		rc = cmd_tokens(c->db, argc, argv, o->role, o->json);
 	else if (strcmp(cmd, "schools") == 0)
 		rc = query_schools(c->db, &c->conf.policy, o->school, o->json,
-		    stdout);
+		    true, stdout);
 	else if (strcmp(cmd, "alerts") == 0 && argc == 0)
-		rc = query_alerts(c->db, o->school, o->open_only, o->json,
+		rc = query_alerts(c->db, o->school, o->open_only, 0, o->json,
 		    stdout);
 	else if (strcmp(cmd, "alerts") == 0 && argc == 2 &&
 	    strcmp(argv[0], "ack") == 0) {

@@ -288,7 +288,7 @@ struct school_acc {
 	char code[64];
 	json_t *obj, *rooms;
 	struct verdict_tally uplink, classrooms, recording;
-	bool town_seat;
+	bool town_seat, brief;
 	int open_alerts;
 };
 
@@ -322,7 +322,10 @@ school_finish(struct school_acc *a, json_t *rows, bool json, FILE *out)
 		json_object_set_new(a->obj, "recording_gap", json_boolean(gap));
 		json_object_set_new(a->obj, "open_alerts",
 		    json_integer(a->open_alerts));
-		json_object_set_new(a->obj, "rooms", a->rooms);
+		if (a->brief)
+			json_decref(a->rooms);
+		else
+			json_object_set_new(a->obj, "rooms", a->rooms);
 		json_array_append_new(rows, a->obj);
 	} else {
 		fprintf(out, "%-8s %-7s %-8s uplink %-7s  classrooms %3d/%-3d ok  "
@@ -345,7 +348,7 @@ school_finish(struct school_acc *a, json_t *rows, bool json, FILE *out)
 
 int
 query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
-    bool json, FILE *out)
+    bool json, bool rooms, FILE *out)
 {
 	static const char sql[] =
 	    "SELECT sc.code, sc.name, sc.town, sc.type, sc.town_seat,"
@@ -384,6 +387,7 @@ query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
 			memset(&acc, 0, sizeof(acc));
 			snprintf(acc.code, sizeof(acc.code), "%s", text(st, 0));
 			acc.town_seat = sqlite3_column_int(st, 4) != 0;
+			acc.brief = !rooms;
 			acc.open_alerts = sqlite3_column_int(st, 17);
 			acc.obj = json_pack("{s:s, s:s, s:s, s:s, s:b}", "code",
 			    text(st, 0), "name", text(st, 1), "town",
@@ -422,7 +426,8 @@ query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
 }
 
 int
-query_alerts(sqlite3 *db, const char *school, bool open_only, bool json, FILE *out)
+query_alerts(sqlite3 *db, const char *school, bool open_only, int limit,
+    bool json, FILE *out)
 {
 	static const char sql[] =
 	    "SELECT a.id, a.cause, a.role, a.school_code, sc.name, sc.town,"
@@ -438,7 +443,7 @@ query_alerts(sqlite3 *db, const char *school, bool open_only, bool json, FILE *o
 	    " FROM alerts a LEFT JOIN schools sc ON sc.code = a.school_code"
 	    " WHERE (?1 IS NULL OR a.school_code = ?1)"
 	    " AND (?2 = 0 OR a.cleared_at IS NULL)"
-	    " ORDER BY a.opened_at DESC, a.id DESC LIMIT 5000";
+	    " ORDER BY a.opened_at DESC, a.id DESC LIMIT ?3";
 	json_t *rows = json_array();
 	sqlite3_stmt *st;
 	int rc;
@@ -448,6 +453,8 @@ query_alerts(sqlite3 *db, const char *school, bool open_only, bool json, FILE *o
 		return 1;
 	}
 	sqlite3_bind_int(st, 2, open_only);
+	sqlite3_bind_int(st, 3, limit > 0 && limit < ALERTS_LIST_MAX ? limit
+								: ALERTS_LIST_MAX);
 	if (!json)
 		fprintf(out, "%6s %-6s %-18s %-8s %-24s %-20s %s\n", "id", "state",
 		    "cause", "school", "port", "since",
@@ -549,4 +556,138 @@ query_agents(sqlite3 *db, const char *school, bool json, FILE *out)
 			int_or_null(st, 8)));
 	}
 	return finish(db, st, rc, "agents", rows, json, out);
+}
+
+/* The newest port of that name on the school's switches; 0 if none. */
+static int64_t
+history_port(sqlite3 *db, const struct history_args *a)
+{
+	sqlite3_stmt *st;
+	int64_t id = 0;
+
+	if (sqlite3_prepare_v2(db,
+		"SELECT p.id FROM ports p JOIN switches s ON s.id = p.switch_id"
+		" JOIN agents ag ON ag.id = s.agent_id"
+		" WHERE ag.school = ? AND s.name = ? AND p.if_index = ?"
+		" ORDER BY p.last_seen DESC LIMIT 1",
+		-1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, a->school, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, a->sw, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, a->if_index);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		id = sqlite3_column_int64(st, 0);
+		break;
+	case SQLITE_DONE:
+		break;
+	default:
+		id = -1;
+	}
+	sqlite3_finalize(st);
+	return id;
+}
+
+static json_t *
+state_row(sqlite3_stmt *st, const struct history_args *a)
+{
+	(void)a;
+	return json_pack("{s:o, s:o, s:s, s:s, s:o, s:s}", "from",
+	    db_col_time(st, 0), "to", db_col_time(st, 1), "admin",
+	    wire_oper_name(sqlite3_column_int(st, 2)), "oper",
+	    wire_oper_name(sqlite3_column_int(st, 3)), "speed_mbps",
+	    int_or_null(st, 4), "duplex",
+	    wire_duplex_name(sqlite3_column_int(st, 5)));
+}
+
+static json_t *
+rate_row(sqlite3_stmt *st, const struct history_args *a)
+{
+	char t[32];
+
+	time_iso8601(a->from + (uint64_t)sqlite3_column_int64(st, 0) * a->step,
+	    t, sizeof(t));
+	return json_pack("{s:s, s:f, s:f, s:f, s:f, s:I, s:I}", "t", t,
+	    "in_bps", sqlite3_column_double(st, 1), "out_bps",
+	    sqlite3_column_double(st, 2), "in_bps_max",
+	    sqlite3_column_double(st, 3), "out_bps_max",
+	    sqlite3_column_double(st, 4), "in_errors",
+	    (json_int_t)sqlite3_column_int64(st, 5), "out_errors",
+	    (json_int_t)sqlite3_column_int64(st, 6));
+}
+
+/* The rows of sql (?1 port, ?2 from, ?3 to, ?4 step), each made by row. */
+static json_t *
+history_rows(sqlite3 *db, const char *sql, int64_t port,
+    const struct history_args *a,
+    json_t *(*row)(sqlite3_stmt *, const struct history_args *))
+{
+	json_t *rows = json_array();
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		json_decref(rows);
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, port);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)a->from);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)a->to);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)a->step);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(rows, row(st, a));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(rows);
+		return NULL;
+	}
+	return rows;
+}
+
+/* The state intervals that overlap [from, to). */
+static const char states_sql[] =
+    "SELECT t_start, t_end, admin, oper, speed_mbps, duplex"
+    " FROM port_state WHERE port_id = ?1 AND t_start < ?3"
+    " AND t_end > ?2 AND ?4 > 0 ORDER BY t_start LIMIT 10000";
+
+/*
+ * Rates in buckets of step ms from `from`: bit rates averaged over the
+ * time each sample covers, their peaks, and error counts summed. A bucket
+ * with no sample is left out (a gap, not a zero).
+ */
+static const char rates_sql[] =
+    "SELECT (t_end - ?2) / ?4,"
+    " sum(in_bps * (t_end - t_start)) / max(sum(t_end - t_start), 1),"
+    " sum(out_bps * (t_end - t_start)) / max(sum(t_end - t_start), 1),"
+    " max(in_bps), max(out_bps), sum(in_errors), sum(out_errors)"
+    " FROM port_rates WHERE port_id = ?1 AND t_end > ?2"
+    " AND t_end <= ?3 GROUP BY 1 ORDER BY 1";
+
+int
+query_port_history(sqlite3 *db, const struct history_args *a, FILE *out)
+{
+	json_t *states = NULL, *rates = NULL, *top;
+	char stamp[32], from[32], to[32];
+	int64_t port = history_port(db, a);
+
+	if (port <= 0)
+		return port == 0 ? 1 : -1;
+	if ((states = history_rows(db, states_sql, port, a, state_row)) ==
+		NULL ||
+	    (rates = history_rows(db, rates_sql, port, a, rate_row)) == NULL) {
+		json_decref(states);
+		return -1;
+	}
+	time_iso8601(time_now_ms(), stamp, sizeof(stamp));
+	time_iso8601(a->from, from, sizeof(from));
+	time_iso8601(a->to, to, sizeof(to));
+	top = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:o, s:o}",
+	    "generated_at", stamp, "school", a->school, "switch", a->sw,
+	    "if_index", (json_int_t)a->if_index, "from", from, "to", to,
+	    "step_s", (json_int_t)(a->step / 1000), "states", states, "rates",
+	    rates);
+	json_dumpf(top, out, JSON_INDENT(1));
+	fputc('\n', out);
+	json_decref(top);
+	return 0;
 }

@@ -1263,7 +1263,11 @@ cmd_report(sqlite3 *db, const struct calendar *cal,
 		goto done;
 	}
 	if (strcmp(a->format, "json") == 0)
-		rc = write_json(out, model, (struct rooms_iter){&c, &mo, 0});
+		rc = a->no_rooms
+		    ? (json_dumpf(model, out, JSON_INDENT(1) |
+			   JSON_REAL_PRECISION(15)) != 0 ||
+			  fputc('\n', out) == EOF)
+		    : write_json(out, model, (struct rooms_iter){&c, &mo, 0});
 	else if (strcmp(a->format, "csv") == 0)
 		rc = report_write_csv_rows(out, model, a->level, a->en,
 		    next_room, &(struct rooms_iter){&c, &mo, 0});

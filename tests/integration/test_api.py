@@ -24,7 +24,9 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sim"))
@@ -192,6 +194,14 @@ def main():
     cli_rep = json.loads(cli(county, "report", "--format", "json"))
     h.check(rep["district"] == cli_rep["district"] and len(rep["rooms"]) == len(cli_rep["rooms"]),
             "its JSON has the same figures as `report --format json` (%d rooms)" % len(rep["rooms"]))
+    # A finished month, so that both answers count the same time.
+    y, mo = (int(x) for x in cli_rep["params"]["month"].split("-"))
+    last = "%04d-%02d" % ((y, mo - 1) if mo > 1 else (y - 1, 12))
+    whole = api.json("/api/v1/report?format=json&month=" + last, viewer)
+    summary = api.json("/api/v1/report?format=json&rooms=0&month=" + last, viewer)
+    h.check("rooms" not in summary and "rooms" in whole and summary["district"] == whole["district"]
+            and summary["content_hash"] == whole["content_hash"],
+            "rooms=0 (%s): the same figures and content_hash, without the rooms" % last)
     for q, what in (("?format=pdf", "a bad format"), ("?month=October", "a bad month"),
                     ("?month=2026-10&town=nowhere", "a town with no school")):
         status, _, body = api.call("/api/v1/report" + q, viewer)
@@ -232,11 +242,149 @@ def main():
     m = re.search(r"^schoolnet_collector_reports_stored_total (\S+)$", text, re.M)
     h.check(m is not None and float(m.group(1)) > 0, "collector_reports_stored_total > 0")
 
+    h.step("the dashboard's files")
+    status, headers, body = api.call("/")
+    h.check(status == 200 and headers.get("Content-Type", "").startswith("text/html")
+            and b"<html" in body and "default-src 'self'" in headers.get("Content-Security-Policy", ""),
+            "GET / without a token: the dashboard's page, with a Content-Security-Policy",
+            (status, headers))
+    names = set(re.findall(rb'(?:src|href)="([\w.-]+\.(?:js|css|svg))"', body))
+    for name in sorted(names):
+        status, headers, _ = api.call("/" + name.decode())
+        h.check(status == 200, "GET /%s (named by the page): 200 %s"
+                % (name.decode(), headers.get("Content-Type")))
+    h.check(names, "the page names its script and style sheet")
+    for path, tok, want, what in (("/nothing.js", None, 404, "an unknown file"),
+                                  ("/.hidden", None, 404, "a dot file"),
+                                  ("/%2e%2e%2fcollector.conf", viewer, 404, "an escaped ../ path")):
+        status, _, _ = api.call(path, tok)
+        h.check(status == want, "GET %s (%s): %d" % (path, what, want), status)
+    status, _, _ = api.call("/", None, "POST", raw=b"{}")
+    h.check(status == 405, "POST /: 405")
+
+    h.step("who am I; brief listings; ETags")
+    h.check(api.json("/api/v1/whoami", viewer) == {"name": "viewer", "role": "read"}
+            and api.json("/api/v1/whoami", boss) == {"name": "boss", "role": "admin"},
+            "GET /api/v1/whoami: the token's name and role")
+    full = api.json("/api/v1/schools", viewer)["schools"]
+    brief = api.json("/api/v1/schools?brief=1", viewer)["schools"]
+    h.check([(s["code"], s["classrooms"]) for s in brief] == [(s["code"], s["classrooms"]) for s in full]
+            and all("rooms" not in s for s in brief) and all("rooms" in s for s in full),
+            "?brief=1: the same schools and tallies, without their rooms")
+    revalidated = False
+    for _ in range(5):
+        status, headers, _ = api.call("/api/v1/schools?brief=1", viewer)
+        tag = headers.get("ETag", "")
+        req = urllib.request.Request(api.base + "/api/v1/schools?brief=1")
+        req.add_header("Authorization", "Bearer " + viewer)
+        req.add_header("If-None-Match", tag)
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                again = r.status
+        except urllib.error.HTTPError as e:
+            again, body = e.code, e.read()
+        if again == 304:
+            revalidated = body == b""
+            break
+    h.check(tag.startswith('W/"') and revalidated,
+            "an unchanged listing (a second later: only generated_at differs) gets 304 for its ETag %s" % tag)
+    status, _, _ = api.call("/api/v1/schools?brief=1", viewer)
+    h.check(status == 200, "without If-None-Match: 200")
+    h.check(len(api.json("/api/v1/alerts?limit=1", viewer)["alerts"]) == 1, "alerts?limit=1: one alert")
+    for q in ("limit=0", "limit=abc", "limit=5001"):
+        status, _, _ = api.call("/api/v1/alerts?" + q, viewer)
+        h.check(status == 400, "alerts?%s: 400" % q)
+
+    h.step("maintenance windows over HTTP")
+    window = {"school": "s001", "for": "2h", "reason": "更换接入交换机"}
+    status, _, _ = api.call("/api/v1/maintenance", viewer, "POST", window)
+    h.check(status == 403, "a read-only token may not add a window: 403")
+    status, _, body = api.call("/api/v1/maintenance", boss, "POST", window)
+    added = json.loads(body)
+    h.check(status == 201 and added["school"] == "s001" and added["created_by"] == "boss"
+            and added["reason"] == window["reason"],
+            "an admin adds one: 201, created by the token's name", (status, body[:300]))
+    listed = api.json("/api/v1/maintenance?school=s001", viewer)["maintenance"]
+    cli_listed = json.loads(cli(county, "maintenance", "list", "--json"))["maintenance"]
+    h.check([w["id"] for w in listed] == [added["id"]] and listed == cli_listed,
+            "GET /api/v1/maintenance lists it as `maintenance list --json` does")
+    for body_, what in (({"school": "s001", "for": "forever"}, "a bad duration"),
+                        ({"for": "2h"}, "no school"), ({"school": "s999", "for": "2h"}, "an unknown school"),
+                        ({"school": "s001", "from": "2026-13-01 08:00", "for": "2h"}, "a bad date"),
+                        ({"school": "s001", "from": "2030-01-02 10:00", "to": "2030-01-02 09:00"},
+                         "an end before the start"),
+                        ({"school": 7, "for": "2h"}, "a school that is not text")):
+        status, _, body = api.call("/api/v1/maintenance", boss, "POST", body_)
+        h.check(status == 400 and json.loads(body)["error"], "%s: 400 (%s)" % (what, body[:90].decode("utf-8", "replace")))
+    status, _, _ = api.call("/api/v1/maintenance", boss, "POST", raw=b"[1, 2]")
+    h.check(status == 400, "a body that is not an object: 400")
+    status, _, _ = api.call("/api/v1/maintenance/%d" % added["id"], viewer, "DELETE")
+    h.check(status == 403, "a read-only token may not delete it: 403")
+    status, _, body = api.call("/api/v1/maintenance/%d" % added["id"], boss, "DELETE")
+    h.check(status == 200 and json.loads(body) == {"deleted": added["id"]}, "an admin deletes it: 200")
+    status, _, _ = api.call("/api/v1/maintenance/%d" % added["id"], boss, "DELETE")
+    h.check(status == 404, "deleting it again: 404")
+    h.check(api.json("/api/v1/maintenance", viewer)["maintenance"] == [], "the list is empty again")
+
+    h.step("port history")
+    import sqlite3
+    from datetime import datetime, timezone
+    uplink = [p for p in api.json("/api/v1/ports?school=s001", viewer)["ports"] if p["role"] == "uplink"][0]
+    q = "school=s001&switch=%s&if_index=%d" % (urllib.parse.quote(uplink["switch"]), uplink["if_index"])
+    sql = ("SELECT r.t_start, r.t_end, r.in_bps, r.out_bps, r.in_errors FROM port_rates r"
+           " JOIN ports p ON p.id = r.port_id JOIN switches s ON s.id = p.switch_id"
+           " JOIN agents a ON a.id = s.agent_id WHERE a.school = 's001' AND s.name = ?"
+           " AND p.if_index = ? AND r.t_end > ? AND r.t_end <= ?")
+
+    def samples(t0=0, t1=2 ** 62):
+        db = sqlite3.connect(county.db)
+        try:
+            return db.execute(sql, (uplink["switch"], uplink["if_index"], t0, t1)).fetchall()
+        finally:
+            db.close()
+
+    def enough():
+        rows = samples()
+        if max(r[1] for r in rows) - min(r[0] for r in rows) < 12000:
+            raise h.NotYet("%d samples" % len(rows))
+        return True
+    h.wait_until(enough, 30, "12 s of the uplink's samples", logs=[county.collector])
+    # The agents stop first, so that the API and this test read the same
+    # samples.
+    for agent in county.agents.values():
+        agent.stop()
+    time.sleep(1.5)
+    hist = api.json("/api/v1/ports/history?%s&hours=1&points=720" % q, viewer)
+    h.check(hist["step_s"] == 5 and hist["states"] and len(hist["rates"]) >= 3,
+            "an hour in 720 points: 5-second buckets, %d state intervals, %d buckets"
+            % (len(hist["states"]), len(hist["rates"])), h._short(hist, 2000))
+    # Each bucket against the raw samples, read from the database itself.
+    ms = lambda t: int(datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp() * 1000)  # noqa: E731
+    t0 = ms(hist["from"])
+    rows = samples(t0)
+    want = {}
+    for ts, te, i, o, e in rows:
+        b = want.setdefault(t0 + (te - t0) // 5000 * 5000, [0, 0.0, 0.0, 0])
+        b[0] += te - ts
+        b[1] += i * (te - ts)
+        b[3] += e
+    got = {ms(r["t"]): r for r in hist["rates"]}
+    h.check(sorted(got) == sorted(want) and all(
+        abs(got[t]["in_bps"] - want[t][1] / want[t][0]) <= 1e-6 * max(1.0, got[t]["in_bps"])
+        and got[t]["in_errors"] == want[t][3] for t in want),
+        "every bucket is the time-weighted mean of its %d raw samples (%d buckets)" % (len(rows), len(want)),
+        "got %s\nwant %s" % (sorted(got.items())[:3], sorted(want.items())[:3]))
+    for bad, code, what in (("school=s001&switch=x", 400, "no if_index"),
+                            (q + "&hours=0", 400, "hours=0"), (q + "&hours=745", 400, "over 31 days"),
+                            (q + "&points=5", 400, "5 points"),
+                            ("school=s001&switch=nope&if_index=1", 404, "no such switch")):
+        status, _, _ = api.call("/api/v1/ports/history?" + bad, viewer)
+        h.check(status == code, "history with %s: %d" % (what, code), status)
+
     h.step("requests during shutdown")
     # SIGTERM, then scrape while the collector drains: its figures must not
     # be read after they are gone (the HTTP side closes first).
     import signal
-    import time
     os.kill(county.collector.pid, signal.SIGTERM)
     t_end = time.monotonic() + 3
     while time.monotonic() < t_end and county.collector.alive():
@@ -246,6 +394,43 @@ def main():
             pass
     rc = county.collector.stop()
     h.check(rc == 0, "the collector exits 0 after SIGTERM with scrapes going on (exit %s)" % rc)
+
+    h.step("HTTPS")
+    cert, key = wd.file("http-cert.pem"), wd.file("http-key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], capture_output=True, text=True, timeout=30)
+    h.check(r.returncode == 0, "openssl makes a self-signed certificate", r.stderr[-500:])
+    with open(county.conf, encoding="utf-8") as f:
+        text = f.read()
+    with open(county.conf, "w", encoding="utf-8") as f:
+        f.write(text.replace("[collector]\n", "[collector]\nhttp_cert = %s\n" % cert, 1))
+    r = subprocess.run([county.collector_bin, "-c", county.conf, "-n"], capture_output=True, text=True,
+                       timeout=30)
+    h.check(r.returncode != 0 and "http_cert and http_key" in r.stderr,
+            "a certificate without its key: the config is refused, saying so", r.stderr.strip())
+    with open(county.conf, "w", encoding="utf-8") as f:
+        f.write(text.replace("[collector]\n", "[collector]\nhttp_cert = %s\nhttp_key = %s\n" % (cert, key), 1))
+    county.start_collector()
+    h.wait_until(lambda: h.tcp_listening(port), 20, "the HTTPS interface to listen", logs=[county.collector])
+    import ssl
+    ctx = ssl.create_default_context(cafile=cert)
+    req = urllib.request.Request("https://127.0.0.1:%d/api/v1/whoami" % port)
+    req.add_header("Authorization", "Bearer " + viewer)
+    with urllib.request.urlopen(req, timeout=20, context=ctx) as r:
+        h.check(r.status == 200 and json.loads(r.read())["role"] == "read",
+                "https://…/api/v1/whoami answers, and the certificate verifies")
+    with urllib.request.urlopen("https://127.0.0.1:%d/" % port, timeout=20, context=ctx) as r:
+        h.check(r.status == 200 and b"<html" in r.read(), "the dashboard over HTTPS")
+    try:
+        status, _, _ = api.call("/healthz")
+    except OSError as e:
+        status = repr(e)
+    h.check(status != 200, "plain HTTP on the HTTPS port gets no answer (%s)" % status)
+    with open(county.collector.log_path, encoding="utf-8") as f:
+        h.check("on https://127.0.0.1:%d/" % port in f.read(), "the log says https://")
+    rc = county.collector.stop()
+    h.check(rc == 0, "the HTTPS collector exits 0 on SIGTERM (exit %s)" % rc)
 
 
 if __name__ == "__main__":

@@ -117,6 +117,7 @@ def run(a):
         f.write("\n[policy]\ncalendar = %s\n\n[webhook demo]\nurl = %s\nformat = generic\n"
                 % (calendar, hook.url("/demo")))
     viewer = collector(county, "tokens", "add", "demo-viewer").strip()
+    admin = collector(county, "tokens", "add", "demo-admin", "--role", "admin").strip()
     county.start_collector()
     print("demo: collector listening on %s; alerts go to a local webhook receiver at %s"
           % (county.collector_addr, hook.url("/demo")), flush=True)
@@ -152,7 +153,10 @@ def run(a):
     print("                %s -c %s ports --school s001" % (coll, county.conf))
     print("                %s -c %s alerts ack 1 --by 王老师" % (coll, county.conf))
     print("                %s -c %s report --month %s --format csv" % (coll, county.conf, reports[0][0]))
-    print("API:            http://127.0.0.1:%d/api/v1/schools  (read-only token: %s)" % (http_port, viewer))
+    print("dashboard:      http://127.0.0.1:%d/#token=%s" % (http_port, viewer))
+    print("                read-only token: %s" % viewer)
+    print("                admin token (acknowledge, maintenance): %s" % admin)
+    print("API:            http://127.0.0.1:%d/api/v1/schools  (same tokens)" % http_port)
     print("                curl -H 'Authorization: Bearer %s' http://127.0.0.1:%d/metrics"
           % (viewer, http_port))
     sys.stdout.flush()

@@ -478,7 +478,7 @@ listing(sqlite3 *db, bool schools)
 	FILE *f = open_memstream(&js, &len);
 	json_t *top;
 
-	cr_assert_eq(schools ? query_schools(db, &policy, NULL, true, f)
+	cr_assert_eq(schools ? query_schools(db, &policy, NULL, true, true, f)
 	                     : query_ports(db, &policy, NULL, true, f),
 	    0);
 	fclose(f);
