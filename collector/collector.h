@@ -500,7 +500,8 @@ struct http_server;
 const char *web_type(const char *name);
 bool web_name_ok(const char *name);
 int web_read(const char *dir, const char *name, char **data, size_t *size);
-int file_read(const char *path, size_t max, char **data, size_t *size);
+int file_read(const char *path, size_t max, bool follow, char **data,
+    size_t *size);
 /* Listen on conf->http; NULL (logged) when it cannot: the collector goes
  * on without its HTTP interface. */
 struct http_server *http_start(uv_loop_t *loop,

@@ -209,6 +209,22 @@ static const char *const migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  last_used INTEGER,"
     "  revoked_at INTEGER);",
+
+    /* 7: maintenance window ids are never reused (they are deleted by id,
+     * from the API too: a stale list must not delete a newer window). */
+    "CREATE TABLE maintenance_new("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  school_code TEXT NOT NULL,"
+    "  switch TEXT NOT NULL DEFAULT '',"
+    "  starts_at INTEGER NOT NULL,"
+    "  ends_at INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL DEFAULT '',"
+    "  created_by TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL);"
+    "INSERT INTO maintenance_new SELECT id, school_code, switch, starts_at,"
+    "  ends_at, reason, created_by, created_at FROM maintenance;"
+    "DROP TABLE maintenance;"
+    "ALTER TABLE maintenance_new RENAME TO maintenance;",
 };
 
 /* State held longer than this many poll intervals without data is a gap. */

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -43,6 +44,7 @@
 #define HTTP_MEMORY_LIMIT (64 * 1024)
 #define JOBS_MAX 16	/* heavy requests waiting for the worker; more: 503 */
 #define BY_MAX 64 /* bytes of an acknowledger's name */
+#define HTTP_DRAIN_MS 2000 /* at shutdown: time to send what is answered */
 
 struct http_server {
 	uv_loop_t *loop;
@@ -58,6 +60,8 @@ struct http_server {
 	struct job *queue, *queue_tail;
 	size_t queued;
 	bool running, closing;
+	int active;		/* requests begun and not completed */
+	uint64_t drain_until;	/* closing: monotonic ms */
 	void (*closed)(void *);
 	void *closed_arg;
 	char web_dir[4096];	/* the dashboard from disk; "" built in */
@@ -66,6 +70,9 @@ struct http_server {
 
 /* One request: who asks, the body read so far, and a worker's answer. */
 struct request {
+	bool get;		/* GET or HEAD: conditional, cacheable */
+	bool counted;		/* begun before closing: in h->active */
+	bool open;		/* /healthz or a dashboard file: no token */
 	enum token_role role;
 	char name[128];		/* the token's */
 	char body[HTTP_BODY_MAX + 1];
@@ -153,19 +160,23 @@ etag_matches(struct MHD_Connection *conn, const char *etag)
 	return false;
 }
 
+#define SEND_CONDITIONAL 0x01 /* a GET: ETag, and 304 if the client has it */
+#define SEND_PAGE 0x02	      /* the dashboard's files: CSP */
+
 /*
- * Send buf (taken). A 200 carries an ETag and must be revalidated
- * (no-cache); if the client already has it, 304 without the body.
+ * Send buf (taken). A 200 to a GET carries an ETag and must be
+ * revalidated (no-cache); if the client already has it, 304 without the
+ * body. allow: the methods a 405's resource takes.
  */
 static enum MHD_Result
 send_page(struct MHD_Connection *conn, unsigned status, const char *type,
-    char *buf, size_t len, bool page)
+    char *buf, size_t len, unsigned flags, const char *allow)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	char etag[28] = "";
 
-	if (status == MHD_HTTP_OK) {
+	if (status == MHD_HTTP_OK && (flags & SEND_CONDITIONAL)) {
 		etag_of(buf, len, etag);
 		if (etag_matches(conn, etag)) {
 			free(buf);
@@ -183,14 +194,16 @@ send_page(struct MHD_Connection *conn, unsigned status, const char *type,
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (etag[0]) {
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+		/* private: the API's answers need a token; keep them out of
+		 * shared caches */
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
-		    "no-cache");
+		    flags & SEND_PAGE ? "no-cache" : "private, no-cache");
 	} else {
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
 		    "no-store");
 	}
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	if (page) { /* the dashboard: its own files and API only */
+	if (flags & SEND_PAGE) { /* its own files and API only */
 		MHD_add_response_header(r, "Content-Security-Policy",
 		    "default-src 'self'; img-src 'self' data: blob:; "
 		    "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
@@ -202,9 +215,8 @@ send_page(struct MHD_Connection *conn, unsigned status, const char *type,
 		    "Bearer realm=\"schoolnet\"");
 	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
-		    "GET, HEAD, POST, DELETE");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -214,25 +226,42 @@ static enum MHD_Result
 send_buf(struct MHD_Connection *conn, unsigned status, const char *type,
     char *buf, size_t len)
 {
-	return send_page(conn, status, type, buf, len, false);
+	return send_page(conn, status, type, buf, len, 0, NULL);
 }
 
 static enum MHD_Result
-send_json(struct MHD_Connection *conn, unsigned status, json_t *body)
+send_json_as(struct MHD_Connection *conn, unsigned status, json_t *body,
+    unsigned flags, const char *allow)
 {
 	char *text = json_dumps(body, JSON_INDENT(2));
 
 	json_decref(body);
 	if (text == NULL)
 		return MHD_NO;
-	return send_buf(conn, status, "application/json; charset=utf-8", text,
-	    strlen(text));
+	return send_page(conn, status, "application/json; charset=utf-8", text,
+	    strlen(text), flags, allow);
+}
+
+static enum MHD_Result
+send_json(struct MHD_Connection *conn, unsigned status, json_t *body)
+{
+	return send_json_as(conn, status, body, 0, NULL);
 }
 
 static enum MHD_Result
 send_error(struct MHD_Connection *conn, unsigned status, const char *why)
 {
 	return send_json(conn, status, json_pack("{s:s}", "error", why));
+}
+
+/* 405, naming the methods the resource takes. */
+static enum MHD_Result
+send_405(struct MHD_Connection *conn, const char *allow)
+{
+	return send_json_as(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+	    json_pack("{s:s, s:s}", "error", "method not allowed", "allow",
+		allow),
+	    0, allow);
 }
 
 /* s for a log line: control characters (an unescaped %0A) become '?'. */
@@ -360,6 +389,20 @@ job_json(struct job *j, unsigned status, json_t *o)
 	    text ? strlen(text) : 0);
 }
 
+/* A write failed (logged): 503 if the database was busy, else 500. */
+static void
+job_db_error(struct job *j)
+{
+	int code = sqlite3_errcode(j->h->work_db) & 0xff;
+
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		job_error(j, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "the database is busy; try again");
+	else
+		job_error(j, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "database error; see the collector's log");
+}
+
 /* POST /api/v1/alerts/ID/ack */
 static void
 job_ack(struct job *j)
@@ -369,8 +412,7 @@ job_ack(struct job *j)
 	if (rc < 0) {
 		log_warnx("http %s: alert %lld not acknowledged: %s", j->peer,
 		    j->id, sqlite3_errmsg(j->h->work_db));
-		job_error(j, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "the database is busy; try again");
+		job_db_error(j);
 	} else if (rc == ACK_NO_ALERT) {
 		job_error(j, MHD_HTTP_NOT_FOUND, "no such alert");
 	} else if (rc == ACK_ALREADY) {
@@ -416,8 +458,7 @@ job_maint_add(struct job *j, const struct calendar *cal)
 	default:
 		log_warnx("http %s: maintenance window not added: %s", j->peer,
 		    sqlite3_errmsg(j->h->work_db));
-		job_error(j, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "the database is busy; try again");
+		job_db_error(j);
 	}
 }
 
@@ -436,8 +477,9 @@ job_maint_delete(struct job *j)
 		job_error(j, MHD_HTTP_NOT_FOUND, "no such maintenance window");
 		break;
 	default:
-		job_error(j, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "the database is busy; try again");
+		log_warnx("http %s: maintenance window %lld not deleted: %s",
+		    j->peer, j->id, sqlite3_errmsg(j->h->work_db));
+		job_db_error(j);
 	}
 }
 
@@ -542,7 +584,6 @@ job_work(uv_work_t *w)
 }
 
 static void job_done(uv_work_t *w, int status);
-static void http_finish_close(struct http_server *h);
 
 static void
 job_free(struct job *j)
@@ -590,12 +631,9 @@ job_done(uv_work_t *w, int status)
 	j->rq->suspended = false;
 	MHD_resume_connection(j->conn);
 	job_free(j);
-	if (h->closing) {
-		http_finish_close(h);
-		return;
-	}
-	jobs_next(h);
-	MHD_run(h->mhd);
+	if (!h->closing)
+		jobs_next(h);
+	MHD_run(h->mhd); /* sends the answer, even while closing */
 	http_arm(h);
 }
 
@@ -844,9 +882,11 @@ port_history(struct http_server *h, struct MHD_Connection *conn,
 	 * a chart polled again keeps its buckets (and its ETag). */
 	j->hist.step = ((uint64_t)hours * 3600000 / (uint64_t)points + 999) /
 	    1000 * 1000;
-	j->hist.to = now;
-	j->hist.from = (now / j->hist.step + 1 - (uint64_t)points) *
-	    j->hist.step;
+	/* to: the end of the bucket now is in */
+	j->hist.to = (now / j->hist.step + 1) * j->hist.step;
+	j->hist.from = now / j->hist.step + 1 >= (uint64_t)points
+	    ? j->hist.to - (uint64_t)points * j->hist.step
+	    : 0; /* a clock near 1970 */
 	return job_submit(h, j);
 }
 
@@ -890,9 +930,10 @@ route(struct http_server *h, struct MHD_Connection *conn, const char *url,
 		return send_error(conn, MHD_HTTP_NOT_FOUND, "no such resource");
 	rest = url + 8;
 	if (strcmp(rest, "whoami") == 0 && get)
-		return send_json(conn, MHD_HTTP_OK,
+		return send_json_as(conn, MHD_HTTP_OK,
 		    json_pack("{s:s, s:s}", "name", rq->name, "role",
-			admin ? "admin" : "read"));
+			admin ? "admin" : "read"),
+		    SEND_CONDITIONAL, NULL);
 	/* POST /api/v1/alerts/ID/ack */
 	if (strncmp(rest, "alerts/", 7) == 0) {
 		slash = strchr(rest + 7, '/');
@@ -900,8 +941,7 @@ route(struct http_server *h, struct MHD_Connection *conn, const char *url,
 			return send_error(conn, MHD_HTTP_NOT_FOUND,
 			    "no such resource");
 		if (!post)
-			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-			    "use POST");
+			return send_405(conn, "POST");
 		if (!admin)
 			return need_admin(conn, rq, method, url, peer);
 		return ack_alert(h, conn,
@@ -913,16 +953,14 @@ route(struct http_server *h, struct MHD_Connection *conn, const char *url,
 			return job_submit(h, job_new(h, conn, rq,
 			    JOB_MAINT_LIST, school, peer));
 		if (!post)
-			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-			    "use GET or POST");
+			return send_405(conn, "GET, HEAD, POST");
 		if (!admin)
 			return need_admin(conn, rq, method, url, peer);
 		return add_window(h, conn, rq, peer);
 	}
 	if (strncmp(rest, "maintenance/", 12) == 0) {
 		if (!del)
-			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-			    "use DELETE");
+			return send_405(conn, "DELETE");
 		if (!admin)
 			return need_admin(conn, rq, method, url, peer);
 		if ((n = path_id(rest + 12, strlen(rest + 12))) == 0)
@@ -933,7 +971,7 @@ route(struct http_server *h, struct MHD_Connection *conn, const char *url,
 		return job_submit(h, j);
 	}
 	if (!get)
-		return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+		return send_405(conn, "GET, HEAD");
 	/* GET /api/v1/schools/CODE: one school */
 	if (strncmp(rest, "schools/", 8) == 0 && rest[8] != '\0')
 		return job_submit(h, job_new(h, conn, rq, JOB_SCHOOL, rest + 8,
@@ -989,7 +1027,7 @@ serve_file(struct http_server *h, struct MHD_Connection *conn,
 
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+		return send_405(conn, "GET, HEAD");
 	if ((err = web_read(h->web_dir, name, &data, &size)) == ENOENT)
 		return send_error(conn, MHD_HTTP_NOT_FOUND, "no such resource");
 	if (err != 0) {
@@ -999,7 +1037,8 @@ serve_file(struct http_server *h, struct MHD_Connection *conn,
 		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "the file cannot be read; see the collector's log");
 	}
-	return send_page(conn, MHD_HTTP_OK, web_type(name), data, size, true);
+	return send_page(conn, MHD_HTTP_OK, web_type(name), data, size,
+	    SEND_CONDITIONAL | SEND_PAGE, NULL);
 }
 
 /* A dashboard file's address: "/" or "/NAME", not an API's. */
@@ -1046,17 +1085,19 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	char peer[64];
 
 	(void)version;
-	if (h->closing)
-		return MHD_NO; /* shutting down: no new work, hang up */
-	if (strcmp(url, "/healthz") == 0)
-		return send_buf(conn, MHD_HTTP_OK, "text/plain", xstrdup("ok\n"),
-		    3);
-	if (is_file(url))
-		return serve_file(h, conn, url, method);
-	peer_of(conn, peer, sizeof(peer));
-	if (rq == NULL) {
+	if (rq == NULL) { /* the headers are in */
 		*con_cls = rq = xcalloc(1, sizeof(*rq));
+		rq->counted = !h->closing;
+		h->active += rq->counted;
+		rq->get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+		rq->open = strcmp(url, "/healthz") == 0 || is_file(url);
+		if (rq->open || h->closing)
+			return MHD_YES; /* answered on the next call: an
+					   answer this early closes the
+					   connection */
 		h->requests++;
+		peer_of(conn, peer, sizeof(peer));
 		return on_headers(h, conn, url, method, rq, peer);
 	}
 	if (*upload_data_size > 0) { /* a piece of the body */
@@ -1067,17 +1108,26 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (rq->suspended)
-		return MHD_YES;
 	if (rq->done) { /* the worker's answer */
 		char *buf = rq->answer;
 
 		rq->answer = NULL;
 		if (buf == NULL)
 			return MHD_NO;
-		return send_buf(conn, rq->status, rq->type, buf,
-		    rq->answer_len);
+		return send_page(conn, rq->status, rq->type, buf,
+		    rq->answer_len, rq->get ? SEND_CONDITIONAL : 0, NULL);
 	}
+	if (rq->suspended)
+		return MHD_YES;
+	if (h->closing)
+		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "the collector is shutting down");
+	if (strcmp(url, "/healthz") == 0)
+		return send_buf(conn, MHD_HTTP_OK, "text/plain", xstrdup("ok\n"),
+		    3);
+	if (rq->open)
+		return serve_file(h, conn, url, method);
+	peer_of(conn, peer, sizeof(peer));
 	return route(h, conn, url, method, rq, peer);
 }
 
@@ -1087,11 +1137,12 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct request *rq = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
-	if (rq)
+	if (rq) {
+		((struct http_server *)cls)->active -= rq->counted;
 		free(rq->answer);
+	}
 	free(rq);
 	*con_cls = NULL;
 }
@@ -1116,7 +1167,31 @@ on_ready(uv_poll_t *p, int status, int events)
 	http_arm(h);
 }
 
-/* Wake up when libmicrohttpd next has something to time out. */
+static void on_handle_closed(uv_handle_t *handle);
+
+/* Closing: once every begun request is answered and no job runs (or the
+ * grace time is over), close the handles; then the daemon stops. */
+static void
+on_drain(uv_timer_t *t)
+{
+	struct http_server *h = container_of(t, struct http_server, timer);
+
+	MHD_run(h->mhd);
+	if (!h->running && (h->active == 0 || time_mono_ms() >= h->drain_until)) {
+		if (h->active > 0)
+			log_warnx("http: %d requests still unanswered at "
+				  "shutdown",
+			    h->active);
+		h->poll.data = h->timer.data = h;
+		uv_close((uv_handle_t *)&h->poll, on_handle_closed);
+		uv_close((uv_handle_t *)&h->timer, on_handle_closed);
+		return;
+	}
+	http_arm(h);
+}
+
+/* Wake up when libmicrohttpd next has something to time out (closing:
+ * every 20 ms to see whether all is answered). */
 static void
 http_arm(struct http_server *h)
 {
@@ -1124,7 +1199,10 @@ http_arm(struct http_server *h)
 
 	if (MHD_get_timeout(h->mhd, &ms) != MHD_YES)
 		ms = 1000;
-	uv_timer_start(&h->timer, on_timer, ms, 0);
+	if (h->closing)
+		uv_timer_start(&h->timer, on_drain, ms < 20 ? ms : 20, 0);
+	else
+		uv_timer_start(&h->timer, on_timer, ms, 0);
 }
 
 static void
@@ -1147,7 +1225,7 @@ read_pem(const char *path)
 {
 	char *buf;
 	size_t len;
-	int err = file_read(path, 1u << 20, &buf, &len);
+	int err = file_read(path, 1u << 20, true, &buf, &len);
 
 	if (err != 0)
 		log_warnx("http: %s: %s; the dashboard, API and /metrics are "
@@ -1208,6 +1286,7 @@ http_start(uv_loop_t *loop, const struct collector_conf *conf,
 	/* Reads never wait in WAL; only a token's last_used update may, and
 	 * it is best effort: never hold the loop for it. */
 	sqlite3_busy_timeout(h->db, 50);
+	errno = 0;
 	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
 		MHD_ALLOW_SUSPEND_RESUME | (tls ? MHD_USE_TLS : 0) |
 		(res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
@@ -1225,9 +1304,12 @@ http_start(uv_loop_t *loop, const struct collector_conf *conf,
 	if (h->mhd == NULL ||
 	    (info = MHD_get_daemon_info(h->mhd,
 		 MHD_DAEMON_INFO_EPOLL_FD)) == NULL) {
-		log_warnx("http %s: cannot listen (%s); the dashboard, API and "
+		log_warnx("http %s: cannot start (%s); the dashboard, API and "
 			  "/metrics are off",
-		    where, strerror(errno));
+		    where,
+		    errno ? strerror(errno)
+			  : tls ? "the certificate or key is refused: see above"
+				: "see above");
 		if (h->mhd)
 			MHD_stop_daemon(h->mhd);
 		http_free(h);
@@ -1268,20 +1350,11 @@ http_set_conf(struct http_server *h, const struct collector_conf *conf)
 		h->conf = conf;
 }
 
-/* Close the handles once no job runs; then the daemon stops. */
-static void
-http_finish_close(struct http_server *h)
-{
-	if (h->running)
-		return; /* job_done comes back here */
-	h->poll.data = h->timer.data = h;
-	uv_close((uv_handle_t *)&h->poll, on_handle_closed);
-	uv_close((uv_handle_t *)&h->timer, on_handle_closed);
-}
-
 void
 http_close(struct http_server *h, void (*cb)(void *), void *arg)
 {
+	MHD_socket fd;
+
 	if (h == NULL) {
 		if (cb)
 			cb(arg);
@@ -1290,17 +1363,25 @@ http_close(struct http_server *h, void (*cb)(void *), void *arg)
 	h->closed = cb;
 	h->closed_arg = arg;
 	h->closing = true;
-	/* Jobs not started: their connections get no answer but are woken,
-	 * so that the daemon can close them. */
+	h->drain_until = time_mono_ms() + HTTP_DRAIN_MS;
+	/* No new connections; open ones get 503 for anything new. */
+	if ((fd = MHD_quiesce_daemon(h->mhd)) != MHD_INVALID_SOCKET)
+		close(fd);
+	/* Jobs not started: their requests are answered 503. A running job
+	 * finishes, and its answer is sent. */
 	while (h->queue) {
 		struct job *j = h->queue;
 
 		h->queue = j->next;
+		job_error(j, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "the collector is shutting down");
+		j->rq->done = true;
 		j->rq->suspended = false;
 		MHD_resume_connection(j->conn);
 		job_free(j);
 	}
 	h->queue_tail = NULL;
 	h->queued = 0;
-	http_finish_close(h);
+	MHD_run(h->mhd);
+	http_arm(h);
 }

@@ -644,19 +644,32 @@ history_rows(sqlite3 *db, const char *sql, int64_t port,
 	return rows;
 }
 
-/* The state intervals that overlap [from, to). */
+/*
+ * The state intervals that overlap [from, to): those that start in it, and
+ * the one before it if it reaches in (a port's intervals do not overlap),
+ * so that the index is read from `from` on only. The newest
+ * HISTORY_STATES_MAX + 1, oldest first: one more than is shown tells that
+ * older ones were left out.
+ */
+#define HISTORY_STATES_MAX 10000
 static const char states_sql[] =
-    "SELECT t_start, t_end, admin, oper, speed_mbps, duplex"
-    " FROM port_state WHERE port_id = ?1 AND t_start < ?3"
-    " AND t_end > ?2 AND ?4 > 0 ORDER BY t_start LIMIT 10000";
+    "SELECT * FROM ("
+    " SELECT t_start, t_end, admin, oper, speed_mbps, duplex"
+    "  FROM port_state WHERE port_id = ?1 AND t_start >= ?2 AND t_start < ?3"
+    " UNION ALL SELECT * FROM ("
+    "  SELECT t_start, t_end, admin, oper, speed_mbps, duplex"
+    "  FROM port_state WHERE port_id = ?1 AND t_start < ?2"
+    "  ORDER BY t_start DESC LIMIT 1) WHERE t_end > ?2"
+    " ORDER BY t_start DESC LIMIT 10001) WHERE ?4 > 0 ORDER BY t_start";
 
 /*
  * Rates in buckets of step ms from `from`: bit rates averaged over the
- * time each sample covers, their peaks, and error counts summed. A bucket
- * with no sample is left out (a gap, not a zero).
+ * time each sample covers, their peaks, and error counts summed. A sample
+ * counts in the bucket its end falls in, (from + k step, from + (k+1)
+ * step]. A bucket with no sample is left out (a gap, not a zero).
  */
 static const char rates_sql[] =
-    "SELECT (t_end - ?2) / ?4,"
+    "SELECT (t_end - 1 - ?2) / ?4,"
     " sum(in_bps * (t_end - t_start)) / max(sum(t_end - t_start), 1),"
     " sum(out_bps * (t_end - t_start)) / max(sum(t_end - t_start), 1),"
     " max(in_bps), max(out_bps), sum(in_errors), sum(out_errors)"
@@ -667,6 +680,7 @@ int
 query_port_history(sqlite3 *db, const struct history_args *a, FILE *out)
 {
 	json_t *states = NULL, *rates = NULL, *top;
+	bool truncated = false;
 	char stamp[32], from[32], to[32];
 	int64_t port = history_port(db, a);
 
@@ -678,15 +692,22 @@ query_port_history(sqlite3 *db, const struct history_args *a, FILE *out)
 		json_decref(states);
 		return -1;
 	}
+	if (json_array_size(states) > HISTORY_STATES_MAX) {
+		json_array_remove(states, 0); /* the oldest, to say so */
+		truncated = true;
+	}
 	time_iso8601(time_now_ms(), stamp, sizeof(stamp));
 	time_iso8601(a->from, from, sizeof(from));
 	time_iso8601(a->to, to, sizeof(to));
-	top = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:o, s:o}",
+	top = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:b, s:o, s:o}",
 	    "generated_at", stamp, "school", a->school, "switch", a->sw,
 	    "if_index", (json_int_t)a->if_index, "from", from, "to", to,
-	    "step_s", (json_int_t)(a->step / 1000), "states", states, "rates",
-	    rates);
-	json_dumpf(top, out, JSON_INDENT(1));
+	    "step_s", (json_int_t)(a->step / 1000), "states_truncated",
+	    truncated, "states", states, "rates", rates);
+	if (top == NULL || json_dumpf(top, out, JSON_INDENT(1)) != 0) {
+		json_decref(top);
+		return -1;
+	}
 	fputc('\n', out);
 	json_decref(top);
 	return 0;

@@ -3,12 +3,17 @@
  * (web_files, from collector/web/); with `web_dir` set (or
  * SCHOOLNET_WEB_DIR in the environment) they are read from that folder on
  * every request instead, so the dashboard can be changed without a rebuild.
- * Only plain names in one flat folder are served: no slashes, no dot files.
+ * Only plain names in one flat folder are served: no slashes, no dot files,
+ * only regular files, and no symbolic links.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "collector.h"
 #include "schoolnet/mem.h"
@@ -56,40 +61,56 @@ web_name_ok(const char *name)
 	return true;
 }
 
-/* A whole file of at most max bytes into a new buffer (NUL after it):
- * 0, or an errno (EFBIG when over max). */
+/*
+ * A whole regular file of at most max bytes into a new buffer (NUL after
+ * it): 0, or an errno: EFBIG over max, ENOENT for what is not a regular
+ * file (a folder, a FIFO that would block the loop) and, with !follow,
+ * for a symbolic link. Opened non-blocking, then checked with fstat.
+ */
 int
-file_read(const char *path, size_t max, char **data, size_t *size)
+file_read(const char *path, size_t max, bool follow, char **data,
+    size_t *size)
 {
-	FILE *f;
-	long n;
-	int e;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC |
+		(follow ? 0 : O_NOFOLLOW));
+	struct stat sb;
+	size_t got = 0;
+	ssize_t n;
+	int e = 0;
 
 	*data = NULL;
 	*size = 0;
-	if ((f = fopen(path, "rb")) == NULL)
-		return errno;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
-		e = errno ? errno : EIO;
-		fclose(f);
+	if (fd < 0)
+		return errno == ELOOP ? ENOENT : errno;
+	if (fstat(fd, &sb) != 0)
+		e = errno;
+	else if (!S_ISREG(sb.st_mode))
+		e = ENOENT;
+	else if ((uintmax_t)sb.st_size > max)
+		e = EFBIG;
+	if (e != 0) {
+		close(fd);
 		return e;
 	}
-	if ((unsigned long)n > max) {
-		fclose(f);
-		return EFBIG;
+	*data = xmalloc((size_t)sb.st_size + 1);
+	while (got < (size_t)sb.st_size &&
+	    (n = read(fd, *data + got, (size_t)sb.st_size - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			break;
+		}
+		got += (size_t)n;
 	}
-	*data = xmalloc((size_t)n + 1);
-	if (fread(*data, 1, (size_t)n, f) != (size_t)n || ferror(f)) {
-		e = errno ? errno : EIO;
-		fclose(f);
+	close(fd);
+	if (e != 0) {
 		free(*data);
 		*data = NULL;
 		return e;
 	}
-	fclose(f);
-	(*data)[n] = '\0';
-	*size = (size_t)n;
+	(*data)[got] = '\0'; /* a file that shrank meanwhile: what is there */
+	*size = got;
 	return 0;
 }
 
@@ -117,5 +138,5 @@ web_read(const char *dir, const char *name, char **data, size_t *size)
 		return ENOENT;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return file_read(path, WEB_FILE_MAX, data, size);
+	return file_read(path, WEB_FILE_MAX, false, data, size);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh: install the Debian 12 packages schoolnet needs to build, test and
-# run its demo, if any is missing. Safe to run again; changes nothing when
-# everything is there.
+# run its demo, if any is missing, and the browser test's npm packages
+# (tests/browser). Safe to run again; changes nothing when everything is
+# there.
 set -euo pipefail
 
 packages=(
@@ -28,14 +29,29 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# The dashboard's browser test runs on Node.js. A node already on the PATH
+# (e.g. NodeSource's, which has its own npm) is kept: Debian's npm beside it
+# would clash.
+command -v node >/dev/null || missing+=(nodejs npm)
 
-echo "deps: installing ${missing[*]}"
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
-  sudo=(sudo)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -q
+  "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -q
-"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+# tests/browser: playwright-core, pinned in package-lock.json. It drives
+# Debian's chromium and never downloads a browser of its own.
+browser="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+if [ ! -d "$browser/node_modules" ] || [ "$browser/package-lock.json" -nt "$browser/node_modules" ]; then
+  command -v npm >/dev/null || { echo "deps: npm is missing (node is $(command -v node)): cannot install $browser's packages" >&2; exit 1; }
+  echo "deps: npm ci in $browser"
+  (cd "$browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  touch "$browser/node_modules"
+fi

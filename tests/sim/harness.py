@@ -747,6 +747,26 @@ class County:
 
 # --- test runner -----------------------------------------------------------------
 
+def collector_cli(county, *args):
+    """`schoolnet-collector -c CONF ARGS...` on the county; its stdout, or
+    TestFailure with its stderr."""
+    r = subprocess.run([county.collector_bin, "-c", county.conf] + list(args),
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise TestFailure("schoolnet-collector %s: exit %d: %s"
+                          % (" ".join(args), r.returncode, r.stderr.strip()))
+    return r.stdout
+
+
+def api_token(county, name, role=None):
+    """A new API token (`tokens add NAME [--role ROLE]`), checked for its form."""
+    args = ["tokens", "add", name] + (["--role", role] if role else [])
+    out = collector_cli(county, *args).strip()
+    check(re.fullmatch(r"snt_[0-9a-f]{40}", out) is not None,
+          "tokens add %s%s prints one token" % (name, " --role " + role if role else ""), out)
+    return out
+
+
 def check(cond, what, detail=""):
     """Print `ok  what` or raise TestFailure(what + detail)."""
     if cond:

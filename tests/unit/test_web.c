@@ -87,7 +87,39 @@ Test(web, from_a_folder)
 	    "a file missing from the folder is not taken from the built-in copy");
 	cr_expect_eq(web_read("w", "../secret.txt", &data, &size), ENOENT);
 	cr_expect_eq(mkdir("w/sub", 0700), 0);
-	cr_expect_neq(web_read("w", "sub", &data, &size), 0,
+	cr_expect_eq(web_read("w", "sub", &data, &size), ENOENT,
 	    "a folder is not a file");
 	cr_expect_null(data);
+}
+
+/* A FIFO would block the event loop on open or read: refused at once. */
+Test(web, fifo_refused_without_blocking, .timeout = 5)
+{
+	char *data;
+	size_t size;
+
+	cr_assert_eq(mkdir("w", 0700), 0);
+	cr_assert_eq(mkfifo("w/pipe.txt", 0600), 0);
+	cr_expect_eq(web_read("w", "pipe.txt", &data, &size), ENOENT);
+	cr_expect_null(data);
+}
+
+Test(web, symlinks_not_followed)
+{
+	char *data;
+	size_t size;
+	FILE *f;
+
+	cr_assert_eq(mkdir("w", 0700), 0);
+	cr_assert_not_null(f = fopen("secret.txt", "w"));
+	fputs("no\n", f);
+	fclose(f);
+	cr_assert_eq(symlink("../secret.txt", "w/link.txt"), 0);
+	cr_expect_eq(web_read("w", "link.txt", &data, &size), ENOENT);
+	cr_expect_null(data);
+	/* A certificate may be a link (e.g. certbot's live/): followed. */
+	cr_expect_eq(file_read("w/link.txt", 100, true, &data, &size), 0);
+	cr_expect_eq(size, 3);
+	free(data);
+	cr_expect_eq(file_read("secret.txt", 2, true, &data, &size), EFBIG);
 }
