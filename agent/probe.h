@@ -33,18 +33,27 @@ struct latency_round {
 	char error[128];	/* "" or why the round could not run (DNS...) */
 };
 
+#define TCP_PROBE_MAX_TARGETS 64
+#define TCP_PROBE_MAX_COUNT 100	/* connects per round */
+
 struct tcp_prober;
 typedef void (*latency_cb)(const struct latency_round *r, void *arg);
 
-/* Every interval_ms, a round against each target (rounds of different
- * targets may overlap); cb once per target and round. */
+/* Every every_ms, a round against each target (rounds of different
+ * targets may overlap; their connects are staggered by interval_ms / n);
+ * cb once per target and round, r valid during the call only.
+ * targets are copied. NULL (logged) unless 1 <= n <= TCP_PROBE_MAX_TARGETS,
+ * 1 <= count <= TCP_PROBE_MAX_COUNT, timeout_ms > 0, every host and label
+ * a non-empty string, every port > 0, and a round fits its period:
+ * (count - 1) * interval_ms + timeout_ms <= every_ms. */
 struct tcp_prober *tcp_prober_new(uv_loop_t *loop,
     const struct probe_target *targets, size_t n, uint32_t count,
     uint32_t interval_ms, uint32_t timeout_ms, uint32_t every_ms,
     latency_cb cb, void *arg);
 void tcp_prober_start(struct tcp_prober *p);
-/* Stops timers, abandons connects in flight (no more callbacks), frees
- * p once libuv is done with its handles. */
+/* Stops timers, abandons connects in flight (no more callbacks, even when
+ * called from cb), frees p once libuv is done with its handles: run the
+ * loop on to let it. Call once; NULL is ignored. */
 void tcp_prober_close(struct tcp_prober *p);
 
 /* ---- probe_http.c --------------------------------------------------- */
