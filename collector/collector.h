@@ -484,6 +484,7 @@ struct metrics_stats {
 	uint64_t queue_depth;	/* reports waiting for the writer */
 	uint64_t queue_max;
 	uint64_t http_requests;	/* since start (counter) */
+	uint64_t http_jobs;	/* worker computations since start */
 };
 /* Write every metric to out; -1 on a database error, else 0. */
 int metrics_write(FILE *out, sqlite3 *db, const struct policy_conf *pc,

@@ -38,11 +38,13 @@
 #include "schoolnet/utf8.h"
 
 #define HTTP_BODY_MAX 4096
-#define HTTP_CONN_MAX 64
-#define HTTP_PER_IP_MAX 8
+#define HTTP_CONN_MAX 256
+#define HTTP_PER_IP_MAX 64 /* a county office's staff may share one NAT
+			      address; a browser opens up to 6 a host */
 #define HTTP_TIMEOUT_S 30
 #define HTTP_MEMORY_LIMIT (64 * 1024)
 #define JOBS_MAX 16	/* heavy requests waiting for the worker; more: 503 */
+#define WAITERS_MAX 256	/* requests sharing one waiting job's answer */
 #define BY_MAX 64 /* bytes of an acknowledger's name */
 #define HTTP_DRAIN_MS 2000 /* at shutdown: time to send what is answered */
 
@@ -56,6 +58,7 @@ struct http_server {
 	const struct collector_conf *conf;
 	const struct http_sources *src;
 	uint64_t requests;
+	uint64_t jobs;		/* started on the worker */
 	sqlite3 *work_db;	/* the worker's: one job at a time */
 	struct job *queue, *queue_tail;
 	size_t queued;
@@ -105,7 +108,18 @@ struct job {
 	char *sw, *from, *to, *duration, *reason, *by; /* history, windows */
 	struct policy_conf policy; /* a copy: a reload may free the conf */
 	struct metrics_stats stats;
+	/* Identical read requests that came while this one waited: they get
+	 * a copy of its answer (one computation for every dashboard that
+	 * polls the same listing). */
+	struct waiter *waiters;
+	int n_waiters;
 	struct job *next;
+};
+
+struct waiter {
+	struct MHD_Connection *conn;
+	struct request *rq;
+	struct waiter *next;
 };
 
 static void http_arm(struct http_server *h);
@@ -584,6 +598,35 @@ job_work(uv_work_t *w)
 }
 
 static void job_done(uv_work_t *w, int status);
+static void job_free(struct job *j);
+
+/* The job's answer (in its request) to it and to its waiters: wake their
+ * connections; their handlers send it. Frees j. */
+static void
+job_deliver(struct job *j)
+{
+	while (j->waiters) {
+		struct waiter *wt = j->waiters;
+
+		j->waiters = wt->next;
+		wt->rq->status = j->rq->status;
+		wt->rq->type = j->rq->type;
+		wt->rq->answer_len = j->rq->answer_len;
+		if (j->rq->answer) {
+			wt->rq->answer = xmalloc(j->rq->answer_len + 1);
+			memcpy(wt->rq->answer, j->rq->answer,
+			    j->rq->answer_len);
+		}
+		wt->rq->done = true;
+		wt->rq->suspended = false;
+		MHD_resume_connection(wt->conn);
+		free(wt);
+	}
+	j->rq->done = true;
+	j->rq->suspended = false;
+	MHD_resume_connection(j->conn);
+	job_free(j);
+}
 
 static void
 job_free(struct job *j)
@@ -615,6 +658,7 @@ jobs_next(struct http_server *h)
 		h->queue_tail = NULL;
 	h->queued--;
 	h->running = true;
+	h->jobs++;
 	uv_queue_work(h->loop, &j->work, job_work, job_done);
 }
 
@@ -627,10 +671,7 @@ job_done(uv_work_t *w, int status)
 
 	(void)status;
 	h->running = false;
-	j->rq->done = true;
-	j->rq->suspended = false;
-	MHD_resume_connection(j->conn);
-	job_free(j);
+	job_deliver(j);
 	if (!h->closing)
 		jobs_next(h);
 	MHD_run(h->mhd); /* sends the answer, even while closing */
@@ -667,9 +708,42 @@ job_new(struct http_server *h, struct MHD_Connection *conn,
 }
 
 /* Queue heavy work and suspend the connection until it is done. */
+/* The same read as a job already waiting (not running: its snapshot could
+ * be older than this request)? Listings, one school and /metrics only. */
+static struct job *
+job_twin(struct http_server *h, const struct job *j)
+{
+	if (j->kind != JOB_LISTING && j->kind != JOB_SCHOOL &&
+	    j->kind != JOB_METRICS)
+		return NULL;
+	for (struct job *q = h->queue; q; q = q->next)
+		if (q->kind == j->kind && q->listing == j->listing &&
+		    !q->school == !j->school &&
+		    (!q->school || strcmp(q->school, j->school) == 0) &&
+		    q->open_only == j->open_only && q->brief == j->brief &&
+		    q->limit == j->limit && q->n_waiters < WAITERS_MAX)
+			return q;
+	return NULL;
+}
+
 static enum MHD_Result
 job_submit(struct http_server *h, struct job *j)
 {
+	struct job *twin = job_twin(h, j);
+
+	if (twin) {
+		struct waiter *w = xcalloc(1, sizeof(*w));
+
+		w->conn = j->conn;
+		w->rq = j->rq;
+		w->next = twin->waiters;
+		twin->waiters = w;
+		twin->n_waiters++;
+		w->rq->suspended = true;
+		MHD_suspend_connection(w->conn);
+		job_free(j);
+		return MHD_YES;
+	}
 	if (h->queued >= JOBS_MAX) {
 		struct MHD_Connection *conn = j->conn;
 
@@ -924,6 +998,7 @@ route(struct http_server *h, struct MHD_Connection *conn, const char *url,
 		j = job_new(h, conn, rq, JOB_METRICS, NULL, peer);
 		h->src->stats(h->src->arg, &j->stats);
 		j->stats.http_requests = h->requests;
+		j->stats.http_jobs = h->jobs;
 		return job_submit(h, j);
 	}
 	if (strncmp(url, "/api/v1/", 8) != 0)
@@ -1375,10 +1450,7 @@ http_close(struct http_server *h, void (*cb)(void *), void *arg)
 		h->queue = j->next;
 		job_error(j, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "the collector is shutting down");
-		j->rq->done = true;
-		j->rq->suspended = false;
-		MHD_resume_connection(j->conn);
-		job_free(j);
+		job_deliver(j);
 	}
 	h->queue_tail = NULL;
 	h->queued = 0;

@@ -944,6 +944,10 @@ write_collector(
 	    {"collector_http_requests_total", "counter",
 	        "HTTP requests since the collector started.",
 	        offsetof(struct metrics_stats, http_requests)},
+	    {"collector_http_jobs_total", "counter",
+	        "Database work done for HTTP requests since the start (identical "
+	        "requests that wait together share one).",
+	        offsetof(struct metrics_stats, http_jobs)},
 	};
 
 	family(out, "alerts_open", "gauge", "Open alerts by cause.");

@@ -123,12 +123,36 @@ reasons_json(unsigned reasons, enum port_role role)
 	return a;
 }
 
+/*
+ * The port_map view for ?1's school (all when NULL), as a WITH table pm:
+ * its two cases (the port's ifName; else its ifDescr when no port has that
+ * ifName) as two indexed lookups with the school inside them. Through the
+ * view SQLite works out every school's mapping first: 110-300 ms for a
+ * county against 10-60 (bench/api_bench.py). The same rows.
+ */
+#define PORT_MAP_OF_SCHOOL                                                    \
+	"WITH pm(port_id, inventory_id, school_code, role, room) AS ("        \
+	" SELECT p.id, i.id, i.school_code, i.role, i.room FROM inventory i"  \
+	"  JOIN agents a ON a.school = i.school_code"                         \
+	"  JOIN switches s ON s.agent_id = a.id AND s.name = i.switch"        \
+	"  JOIN ports p ON p.switch_id = s.id AND p.if_name = i.port"         \
+	"  WHERE i.valid_to IS NULL AND (?1 IS NULL OR i.school_code = ?1)"   \
+	" UNION ALL"                                                          \
+	" SELECT p.id, i.id, i.school_code, i.role, i.room FROM inventory i"  \
+	"  JOIN agents a ON a.school = i.school_code"                         \
+	"  JOIN switches s ON s.agent_id = a.id AND s.name = i.switch"        \
+	"  JOIN ports p ON p.switch_id = s.id AND p.if_descr = i.port"        \
+	"  WHERE i.valid_to IS NULL AND (?1 IS NULL OR i.school_code = ?1)"   \
+	"  AND NOT EXISTS (SELECT 1 FROM ports q WHERE q.switch_id = s.id"    \
+	"   AND q.if_name = i.port))"
+
 int
 query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,
     bool json, FILE *out)
 {
 	static const char sql[] =
-	    "SELECT a.school, a.name, s.name, p.if_index, p.if_name,"
+	    PORT_MAP_OF_SCHOOL
+	    " SELECT a.school, a.name, s.name, p.if_index, p.if_name,"
 	    " p.if_descr, p.if_alias, p.if_type,"
 	    " p.admin, p.oper, p.speed_mbps, p.duplex, p.last_seen,"
 	    " p.in_errors, p.out_errors, s.poll_interval,"
@@ -136,7 +160,7 @@ query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,
 	    " m.role, m.room, sc.name, sc.town"
 	    " FROM ports p JOIN switches s ON s.id = p.switch_id"
 	    " JOIN agents a ON a.id = s.agent_id"
-	    " LEFT JOIN port_map m ON m.port_id = p.id"
+	    " LEFT JOIN pm m ON m.port_id = p.id"
 	    " LEFT JOIN schools sc ON sc.code = m.school_code"
 	    " WHERE ?1 IS NULL OR a.school = ?1"
 	    " ORDER BY a.school, a.name, s.name, p.if_index";
@@ -350,19 +374,23 @@ int
 query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
     bool json, bool rooms, FILE *out)
 {
+	/* The dashboard polls this: open alerts are counted once per
+	 * school, not once per row (70 ms instead of 280 for a county). */
 	static const char sql[] =
+	    PORT_MAP_OF_SCHOOL ","
+	    " oa(school_code, n) AS (SELECT school_code, count(*) FROM alerts"
+	    "  WHERE cleared_at IS NULL GROUP BY 1)"
 	    "SELECT sc.code, sc.name, sc.town, sc.type, sc.town_seat,"
 	    " i.role, i.room, i.switch, i.port,"
 	    " p.admin, p.oper, p.speed_mbps, p.duplex, p.last_seen,"
-	    " p.in_errors, p.out_errors, s.poll_interval,"
-	    " (SELECT count(*) FROM alerts al WHERE al.school_code = sc.code"
-	    "  AND al.cleared_at IS NULL)"
+	    " p.in_errors, p.out_errors, s.poll_interval, coalesce(oa.n, 0)"
 	    " FROM schools sc"
 	    " LEFT JOIN inventory i ON i.school_code = sc.code"
 	    "  AND i.valid_to IS NULL"
-	    " LEFT JOIN port_map m ON m.inventory_id = i.id"
+	    " LEFT JOIN pm m ON m.inventory_id = i.id"
 	    " LEFT JOIN ports p ON p.id = m.port_id"
 	    " LEFT JOIN switches s ON s.id = p.switch_id"
+	    " LEFT JOIN oa ON oa.school_code = sc.code"
 	    " WHERE sc.removed_at IS NULL AND (?1 IS NULL OR sc.code = ?1)"
 	    " ORDER BY sc.town, sc.code, CASE i.role WHEN 'uplink' THEN 0"
 	    "  WHEN 'recording' THEN 1 ELSE 2 END, i.room";

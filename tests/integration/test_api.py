@@ -138,6 +138,25 @@ def main():
         h.check(want and ident(got) == ident(want),
                 "GET /api/v1/%s: the same %d rows as `%s --json`" % (what, len(want), what),
                 "api %s\ncli %s" % (ident(got)[:3], ident(want)[:3]))
+    # The listings map inventory rows to ports as the port_map view does
+    # (they inline it, per school, for speed).
+    import sqlite3
+    db = sqlite3.connect(county.db)
+    view = {(r[0], r[1], r[2]): (r[3], r[4]) for r in db.execute(
+        "SELECT a.school, s.name, p.if_index, m.role, m.room FROM port_map m"
+        " JOIN ports p ON p.id = m.port_id JOIN switches s ON s.id = p.switch_id"
+        " JOIN agents a ON a.id = s.agent_id")}
+    db.close()
+    for q in ("", "?school=s002"):
+        mapped = {(p["school"], p["switch"], p["if_index"]): (p["role"], p["room"])
+                  for p in api.json("/api/v1/ports" + q, viewer)["ports"] if p["mapped"]}
+        want = {k: v for k, v in view.items() if not q or k[0] == "s002"}
+        h.check(mapped == want, "GET /api/v1/ports%s maps the same %d ports to rooms as the port_map view"
+                % (q, len(want)))
+    rooms = sorted((s["code"], r["switch"], r["port"], r["role"], r["room"])
+                   for s in api.json("/api/v1/schools", viewer)["schools"] for r in s["rooms"] if r["seen"])
+    h.check(len(rooms) == len(view), "every inventory row the view maps is a seen room in /api/v1/schools (%d)"
+            % len(rooms))
     one = api.json("/api/v1/schools/s001", viewer)["schools"]
     h.check(len(one) == 1 and one[0]["code"] == "s001", "GET /api/v1/schools/s001: that school")
     status, _, _ = api.call("/api/v1/schools/nope", viewer)
@@ -200,6 +219,18 @@ def main():
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         got = list(pool.map(lambda _: api.call("/api/v1/ports", viewer)[0], range(8)))
     h.check(got == [200] * 8, "8 concurrent GET /api/v1/ports: all 200 (%s)" % got)
+
+    def jobs():
+        text = api.call("/metrics", viewer)[2].decode()
+        return int(re.search(r"^schoolnet_collector_http_jobs_total (\d+)$", text, re.M).group(1))
+    before = jobs()
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: api.call("/api/v1/schools", viewer), range(20)))
+    done = jobs() - before - 1  # the first scrape's own job counts in the second
+    h.check(all(a[0] == 200 for a in answers) and done < 20
+            and len({json.dumps(json.loads(a[2])["schools"]) for a in answers}) <= 2,
+            "20 identical GET /api/v1/schools at once: all 200, answered by %d computations "
+            "(identical requests waiting together share one)" % done)
 
     h.step("/metrics")
     status, headers, body = api.call("/metrics", viewer)

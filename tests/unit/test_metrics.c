@@ -29,6 +29,7 @@ static const struct metrics_stats stats = {
     .queue_depth = 5,
     .queue_max = 10000,
     .http_requests = 7,
+    .http_jobs = 5,
 };
 
 static void
@@ -311,6 +312,7 @@ Test(metrics, agents_alerts_collector)
 	LINE(m, "schoolnet_collector_writer_queue_depth 5");
 	LINE(m, "schoolnet_collector_writer_queue_max 10000");
 	LINE(m, "schoolnet_collector_http_requests_total 7");
+	LINE(m, "schoolnet_collector_http_jobs_total 5");
 	LINE(m, "schoolnet_collector_outbox_backlog 2");
 	free(m);
 	sqlite3_close(db);
@@ -327,7 +329,8 @@ static const char *const families[] = {"port_speed_mbps", "port_up",
     "collector_agent_connections", "collector_handshakes",
     "collector_reports_stored_total", "collector_duplicates_total",
     "collector_writer_queue_depth", "collector_writer_queue_max",
-    "collector_http_requests_total", "collector_outbox_backlog"};
+    "collector_http_requests_total", "collector_http_jobs_total",
+    "collector_outbox_backlog"};
 
 /* Every family: HELP, then TYPE (a counter's name ends in _total), then
  * its samples together, no series twice. */
