@@ -245,6 +245,72 @@ do_report(const uint8_t *p, size_t len)
 	return rc;
 }
 
+static int
+do_status(const uint8_t *p, size_t len)
+{
+	struct wire_status m, m2;
+	struct buf out;
+	int rc;
+
+	if ((rc = wire_decode_status(p, len, &m)) != WIRE_OK)
+		return rc;
+	buf_init(&out, WIRE_MAX_FRAME);
+	FUZZ_CHECK(wire_encode_status(&out, &m) == 0, "status: encode failed");
+	check_frame(&out, WIRE_STATUS, p, len);
+	FUZZ_CHECK(wire_decode_status(out.data + WIRE_HEADER_LEN,
+	               out.len - WIRE_HEADER_LEN, &m2) == WIRE_OK,
+	    "status: round trip does not decode");
+	FUZZ_CHECK(m.dropped == m2.dropped && m.pending == m2.pending,
+	    "status: round trip changed a field");
+	buf_free(&out);
+	return rc;
+}
+
+static int
+do_probe(const uint8_t *p, size_t len)
+{
+	struct wire_probe m, m2;
+	struct buf out;
+	int rc;
+
+	if ((rc = wire_decode_probe(p, len, &m)) != WIRE_OK)
+		return rc;
+	/* What the decoder promises the collector (wire.h). */
+	FUZZ_CHECK(m.seq != 0 && m.kind == WIRE_PROBE_LATENCY &&
+	        m.label[0] != '\0' && m.target[0] != '\0' &&
+	        m.interval_ms > 0 && m.answered <= m.sent &&
+	        m.sent <= WIRE_PROBE_MAX_SENT,
+	    "probe: decoded fields out of range");
+	FUZZ_CHECK(m.answered > 0
+	        ? m.rtt_min_us <= m.rtt_avg_us && m.rtt_avg_us <= m.rtt_max_us &&
+	            m.jitter_us <= m.rtt_max_us - m.rtt_min_us
+	        : (m.rtt_min_us | m.rtt_avg_us | m.rtt_max_us | m.jitter_us) == 0,
+	    "probe: decoded figures impossible");
+	check_label(m.label, WIRE_NAME_MAX, "probe.label");
+	check_label(m.target, WIRE_ADDR_MAX, "probe.target");
+	check_label(m.error, WIRE_TEXT_MAX, "probe.error");
+	buf_init(&out, WIRE_MAX_FRAME);
+	FUZZ_CHECK(wire_encode_probe(&out, &m) == 0, "probe: encode failed");
+	check_frame(&out, WIRE_PROBE, p, len);
+	FUZZ_CHECK(wire_decode_probe(out.data + WIRE_HEADER_LEN,
+	               out.len - WIRE_HEADER_LEN, &m2) == WIRE_OK,
+	    "probe: round trip does not decode");
+	FUZZ_CHECK(m.seq == m2.seq && m.epoch == m2.epoch &&
+	        m.t_ms == m2.t_ms && m.kind == m2.kind &&
+	        m.sent == m2.sent && m.answered == m2.answered &&
+	        m.rtt_min_us == m2.rtt_min_us &&
+	        m.rtt_avg_us == m2.rtt_avg_us &&
+	        m.rtt_max_us == m2.rtt_max_us &&
+	        m.jitter_us == m2.jitter_us &&
+	        m.interval_ms == m2.interval_ms &&
+	        strcmp(m.label, m2.label) == 0 &&
+	        strcmp(m.target, m2.target) == 0 &&
+	        strcmp(m.error, m2.error) == 0,
+	    "probe: round trip changed a field");
+	buf_free(&out);
+	return rc;
+}
+
 /*
  * Every decoder on one payload, copied to a heap block of exactly its size
  * so that AddressSanitizer sees a read past its end (in the receive buffer
@@ -262,6 +328,8 @@ do_payload(struct trace *t, const uint8_t *in, size_t len)
 	trace_add(t, do_ack(p, len));
 	trace_add(t, do_error(p, len));
 	trace_add(t, do_report(p, len));
+	trace_add(t, do_status(p, len));
+	trace_add(t, do_probe(p, len));
 	free(p);
 }
 
@@ -337,7 +405,7 @@ LLVMFuzzerCustomMutator(
 	static const uint32_t edges[] = {0, 1, WIRE_NAME_MAX, WIRE_NAME_MAX + 1,
 	    WIRE_ADDR_MAX, WIRE_ADDR_MAX + 1, WIRE_TEXT_MAX, WIRE_TEXT_MAX + 1,
 	    WIRE_MAX_IFS, WIRE_MAX_IFS + 1, WIRE_MAX_PAYLOAD,
-	    WIRE_MAX_PAYLOAD + 1};
+	    WIRE_MAX_PAYLOAD + 1, WIRE_PROBE_MAX_SENT, WIRE_PROBE_MAX_SENT + 1};
 	uint32_t s = seed | 1, how = rnd(&s) % 3, v = 0;
 	size_t pos, width;
 

@@ -60,6 +60,8 @@ decode_as(int type, const uint8_t *p, size_t len)
 		struct wire_ack ack;
 		struct wire_error error;
 		struct wire_report report;
+		struct wire_status status;
+		struct wire_probe probe;
 	} m;
 	int rc;
 
@@ -76,6 +78,10 @@ decode_as(int type, const uint8_t *p, size_t len)
 		if ((rc = wire_decode_report(p, len, &m.report)) == WIRE_OK)
 			wire_report_free(&m.report);
 		return rc;
+	case WIRE_STATUS:
+		return wire_decode_status(p, len, &m.status);
+	case WIRE_PROBE:
+		return wire_decode_probe(p, len, &m.probe);
 	}
 	return len == 0 ? WIRE_OK : WIRE_ETRAILING;
 }
@@ -212,6 +218,34 @@ report(struct buf *b, uint64_t seq, uint32_t n_if, int status, const char *sw)
 	if (wire_encode_report(b, &m) != 0)
 		die("encode report");
 	wire_report_free(&m);
+}
+
+/* A latency round as the agent sends one (agent/main.c). */
+static void
+probe(struct buf *b, uint64_t seq, uint32_t sent, uint32_t answered,
+    const char *label, const char *target, const char *err)
+{
+	struct wire_probe m;
+
+	memset(&m, 0, sizeof(m));
+	m.seq = seq;
+	m.epoch = UINT64_C(0x5eed5eed00000001);
+	m.t_ms = UINT64_C(1767225600000) + seq * 60000;
+	m.kind = WIRE_PROBE_LATENCY;
+	snprintf(m.label, sizeof(m.label), "%s", label);
+	snprintf(m.target, sizeof(m.target), "%s", target);
+	m.sent = sent;
+	m.answered = answered;
+	if (answered > 0) {
+		m.rtt_min_us = 98000;
+		m.rtt_avg_us = answered > 1 ? 101250 : 98000;
+		m.rtt_max_us = answered > 1 ? 106500 : 98000;
+		m.jitter_us = answered > 1 ? 4200 : 0;
+	}
+	m.interval_ms = 60000;
+	snprintf(m.error, sizeof(m.error), "%s", err);
+	if (wire_encode_probe(b, &m) != 0)
+		die("encode probe");
 }
 
 /* The frames fill writes, as NAME; a single frame's payload also bare, as
@@ -413,13 +447,79 @@ s_report_48(struct buf *b)
 	report(b, 7, 48, WIRE_POLL_OK, "access_2.north");
 }
 
+static void
+s_probe(struct buf *b)
+{
+	probe(b, 5, 5, 4, "collector", "10.17.0.1:7470", "");
+}
+
+static void
+s_probe_lost(struct buf *b)
+{
+	probe(b, 6, 20, 0, "smartedu", "[2001:db8::443]:443", "");
+}
+
+static void
+s_probe_dns(struct buf *b)
+{
+	probe(b, 7, 5, 0, "教育云", "cloud.example.edu.cn:443",
+	    "cannot resolve cloud.example.edu.cn: unknown node or service");
+}
+
+/* Every string at its cap; the figures at their edges. */
+static void
+s_probe_caps(struct buf *b)
+{
+	struct wire_probe m;
+
+	memset(&m, 0, sizeof(m));
+	m.seq = UINT64_MAX;
+	m.epoch = 1;
+	m.kind = WIRE_PROBE_LATENCY;
+	for (int i = 0; i < 21; i++)
+		strcat(m.label, "校");
+	memset(m.target, 't', WIRE_ADDR_MAX);
+	memset(m.error, 'e', WIRE_TEXT_MAX);
+	m.sent = m.answered = WIRE_PROBE_MAX_SENT;
+	m.rtt_max_us = UINT32_MAX;
+	m.jitter_us = UINT32_MAX;
+	m.interval_ms = UINT32_MAX;
+	if (strlen(m.label) != WIRE_NAME_MAX)
+		die("probe-caps: the label is not at its cap");
+	if (wire_encode_probe(b, &m) != 0)
+		die("encode probe");
+}
+
+/* A probe whose error is at its cap: its trailing byte reads as text. */
+static void
+s_probe_text_tail(struct buf *b)
+{
+	char text[WIRE_TEXT_MAX + 1];
+
+	memset(text, 'x', WIRE_TEXT_MAX);
+	text[WIRE_TEXT_MAX] = '\0';
+	probe(b, 8, 3, 3, "collector", "10.17.0.1:7470", text);
+}
+
+static void
+s_status(struct buf *b)
+{
+	struct wire_status m = {17, 250};
+
+	if (wire_encode_status(b, &m) != 0)
+		die("encode status");
+}
+
 /* What an agent sends on a fresh connection, and the collector's answers. */
 static void
 s_agent_session(struct buf *b)
 {
 	s_hello(b);
+	s_status(b);
 	for (uint64_t seq = 42; seq < 45; seq++)
 		report(b, seq, 4, WIRE_POLL_OK, "access1");
+	probe(b, 45, 5, 5, "collector", "10.17.0.1:7470", "");
+	report(b, 46, 4, WIRE_POLL_OK, "access1");
 	empty(b, WIRE_PING);
 }
 
@@ -490,9 +590,15 @@ main(int argc, char **argv)
 	emit("hello-text-epoch", s_hello_text_epoch);
 	emit("error-ascii-caps", s_error_ascii_caps);
 	emit("report-text-counters", s_report_text_counters);
+	emit("status", s_status);
+	emit("probe", s_probe);
+	emit("probe-lost", s_probe_lost);
+	emit("probe-dns", s_probe_dns);
+	emit("probe-caps", s_probe_caps);
 	emit_trailing("hello-trailing", s_hello_text_epoch);
 	emit_trailing("error-trailing", s_error_ascii_caps);
 	emit_trailing("report-trailing", s_report_text_counters);
+	emit_trailing("probe-trailing", s_probe_text_tail);
 	printf("make_seeds: %d seeds in %s\n", seed_count, seed_dir);
 	return 0;
 }

@@ -1,4 +1,5 @@
 /* wire.c: bounded encoders and decoders for the agent <-> collector frames. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "schoolnet/mem.h"
@@ -463,6 +464,71 @@ wire_decode_report(const uint8_t *p, size_t len, struct wire_report *m)
 	return rc;
 }
 
+int
+wire_encode_probe(struct buf *out, const struct wire_probe *m)
+{
+	struct wr w;
+
+	wr_begin(&w, out, WIRE_PROBE);
+	wr_u64(&w, m->seq);
+	wr_u64(&w, m->epoch);
+	wr_u64(&w, m->t_ms);
+	wr_u8(&w, m->kind);
+	wr_str(&w, m->label, WIRE_NAME_MAX);
+	wr_str(&w, m->target, WIRE_ADDR_MAX);
+	wr_u32(&w, m->sent);
+	wr_u32(&w, m->answered);
+	wr_u32(&w, m->rtt_min_us);
+	wr_u32(&w, m->rtt_avg_us);
+	wr_u32(&w, m->rtt_max_us);
+	wr_u32(&w, m->jitter_us);
+	wr_u32(&w, m->interval_ms);
+	wr_str(&w, m->error, WIRE_TEXT_MAX);
+	return wr_end(&w);
+}
+
+/* The figures of a round must be possible ones (see wire.h). */
+static bool
+probe_figures_ok(const struct wire_probe *m)
+{
+	if (m->answered > m->sent || m->sent > WIRE_PROBE_MAX_SENT)
+		return false;
+	if (m->answered == 0)
+		return m->rtt_min_us == 0 && m->rtt_avg_us == 0 &&
+		    m->rtt_max_us == 0 && m->jitter_us == 0;
+	return m->rtt_min_us <= m->rtt_avg_us &&
+	    m->rtt_avg_us <= m->rtt_max_us &&
+	    m->jitter_us <= m->rtt_max_us - m->rtt_min_us;
+}
+
+int
+wire_decode_probe(const uint8_t *p, size_t len, struct wire_probe *m)
+{
+	struct rd r = {p, len, 0, 0};
+
+	memset(m, 0, sizeof(*m));
+	m->seq = rd_u64(&r);
+	m->epoch = rd_u64(&r);
+	m->t_ms = rd_u64(&r);
+	m->kind = rd_u8(&r);
+	rd_str(&r, m->label, WIRE_NAME_MAX);
+	rd_str(&r, m->target, WIRE_ADDR_MAX);
+	m->sent = rd_u32(&r);
+	m->answered = rd_u32(&r);
+	m->rtt_min_us = rd_u32(&r);
+	m->rtt_avg_us = rd_u32(&r);
+	m->rtt_max_us = rd_u32(&r);
+	m->jitter_us = rd_u32(&r);
+	m->interval_ms = rd_u32(&r);
+	rd_str(&r, m->error, WIRE_TEXT_MAX);
+	if (!r.err &&
+	    (m->seq == 0 || m->kind != WIRE_PROBE_LATENCY ||
+		m->label[0] == '\0' || m->target[0] == '\0' ||
+		m->interval_ms == 0 || !probe_figures_ok(m)))
+		r.err = WIRE_EFIELD;
+	return rd_finish(&r);
+}
+
 void
 wire_report_free(struct wire_report *m)
 {
@@ -499,7 +565,7 @@ const char *
 wire_type_name(int type)
 {
 	static const char *const names[] = {NULL, "HELLO", "WELCOME",
-	    "REPORT", "ACK", "ERROR", "PING", "PONG", "STATUS"};
+	    "REPORT", "ACK", "ERROR", "PING", "PONG", "STATUS", "PROBE"};
 
 	if (type >= WIRE_HELLO && type <= WIRE_TYPE_MAX)
 		return names[type];

@@ -32,8 +32,9 @@ enum wire_type {
 	WIRE_PING = 6,	  /* keepalive; answered with PONG */
 	WIRE_PONG = 7,
 	WIRE_STATUS = 8,  /* agent -> collector: spool state */
+	WIRE_PROBE = 9,	  /* agent -> collector, one probe round */
 };
-#define WIRE_TYPE_MAX WIRE_STATUS
+#define WIRE_TYPE_MAX WIRE_PROBE
 
 /* Decoder results (negative) and ERROR frame codes (positive, on the wire). */
 enum wire_err {
@@ -82,7 +83,8 @@ struct wire_welcome {
 	uint64_t server_time_ms;
 };
 
-/* Cumulative: every report of this epoch with seq <= seq is stored. */
+/* Cumulative: every REPORT and PROBE of this epoch with seq <= seq is
+ * stored. */
 struct wire_ack {
 	uint64_t epoch;
 	uint64_t seq;
@@ -155,6 +157,35 @@ struct wire_report {
 	struct wire_if *ifs;	/* owned; n_if entries; free with wire_report_free */
 };
 
+/* What a PROBE measured. */
+enum wire_probe_kind {
+	WIRE_PROBE_LATENCY = 1, /* TCP connects to a target (agent/probe_tcp.c) */
+};
+#define WIRE_PROBE_MAX_SENT 100 /* connects in one round */
+
+/*
+ * One probe round against one target. PROBE frames share the agent's
+ * sequence space with REPORT frames: spooled, acknowledged and de-duplicated
+ * alike. A connect is answered when the SYN got a SYN-ACK or an RST in
+ * time. The decoder holds: 1 <= seq, kind known, label and target not
+ * empty, answered <= sent <= WIRE_PROBE_MAX_SENT, interval_ms > 0; with
+ * nothing answered every RTT and the jitter are 0, else min <= avg <= max
+ * and jitter <= max - min.
+ */
+struct wire_probe {
+	uint64_t seq;
+	uint64_t epoch;
+	uint64_t t_ms;		/* round start, ms since the Unix epoch (UTC) */
+	uint8_t kind;		/* enum wire_probe_kind */
+	char label[WIRE_NAME_MAX + 1];	/* the agent's name for the target */
+	char target[WIRE_ADDR_MAX + 1];	/* host:port */
+	uint32_t sent, answered;
+	uint32_t rtt_min_us, rtt_avg_us, rtt_max_us;
+	uint32_t jitter_us;	/* mean |difference| of consecutive RTTs */
+	uint32_t interval_ms;	/* the agent's schedule: a round this often */
+	char error[WIRE_TEXT_MAX + 1];	/* "" or why the round could not run */
+};
+
 /*
  * Look at the start of a receive buffer. Returns WIRE_OK and fills *h when a
  * whole header is there (the payload may still be incomplete), 1 when more
@@ -184,6 +215,8 @@ int wire_encode_report(struct buf *out, const struct wire_report *m)
     __attribute__((warn_unused_result));
 int wire_encode_status(struct buf *out, const struct wire_status *m)
     __attribute__((warn_unused_result));
+int wire_encode_probe(struct buf *out, const struct wire_probe *m)
+    __attribute__((warn_unused_result));
 int wire_encode_empty(struct buf *out, enum wire_type type)
     __attribute__((warn_unused_result));
 
@@ -198,6 +231,7 @@ int wire_decode_ack(const uint8_t *p, size_t len, struct wire_ack *m);
 int wire_decode_error(const uint8_t *p, size_t len, struct wire_error *m);
 int wire_decode_status(const uint8_t *p, size_t len, struct wire_status *m);
 int wire_decode_report(const uint8_t *p, size_t len, struct wire_report *m);
+int wire_decode_probe(const uint8_t *p, size_t len, struct wire_probe *m);
 void wire_report_free(struct wire_report *m);
 
 const char *wire_strerror(int err);

@@ -838,6 +838,12 @@ dec_report(const uint8_t *p, size_t n, void *m)
 	return rc;
 }
 
+static int
+dec_probe(const uint8_t *p, size_t n, void *m)
+{
+	return wire_decode_probe(p, n, m);
+}
+
 /* Every proper prefix of payload must be refused as truncated. */
 static void
 check_truncations(const uint8_t *payload, size_t full, decode_fn fn,
@@ -849,6 +855,7 @@ check_truncations(const uint8_t *payload, size_t full, decode_fn fn,
 		struct wire_ack a;
 		struct wire_error e;
 		struct wire_report r;
+		struct wire_probe pr;
 	} m;
 
 	for (size_t len = 0; len < full; len++) {
@@ -1512,6 +1519,7 @@ feed_all(const uint8_t *p, size_t n)
 	struct wire_ack ack;
 	struct wire_error err;
 	struct wire_report rep;
+	struct wire_probe probe;
 	int rc;
 
 	rc = wire_header_parse(p, n, &h);
@@ -1528,6 +1536,13 @@ feed_all(const uint8_t *p, size_t n)
 	rc = wire_decode_error(p, n, &err);
 	if (rc == WIRE_OK)
 		cr_assert_leq(strlen(err.message), WIRE_TEXT_MAX);
+	rc = wire_decode_probe(p, n, &probe);
+	cr_assert(rc <= WIRE_OK && rc >= WIRE_EFIELD, "probe: %d", rc);
+	if (rc == WIRE_OK) {
+		cr_assert(probe.seq != 0 && probe.answered <= probe.sent &&
+		    probe.sent <= WIRE_PROBE_MAX_SENT);
+		cr_assert(utf8_valid_label(probe.label, strlen(probe.label)));
+	}
 	rc = wire_decode_report(p, n, &rep);
 	cr_assert(rc <= WIRE_OK && rc >= WIRE_EFIELD, "report: %d", rc);
 	if (rc == WIRE_OK) {
@@ -1645,4 +1660,358 @@ Test(wire, status_round_trip)
 	cr_assert_eq(wire_decode_status(payload, h.length - 1, &out),
 	    WIRE_ETRUNCATED);
 	buf_free(&b);
+}
+
+/* --- PROBE ------------------------------------------------------------- */
+
+static void
+sample_probe(struct wire_probe *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->seq = 43;
+	m->epoch = 0xfedcba9876543210ULL;
+	m->t_ms = 1763800000456ULL;
+	m->kind = WIRE_PROBE_LATENCY;
+	snprintf(m->label, sizeof(m->label), "collector");
+	snprintf(m->target, sizeof(m->target), "[2001:db8::10]:7470");
+	m->sent = 5;
+	m->answered = 4;
+	m->rtt_min_us = 98012;
+	m->rtt_avg_us = 101500;
+	m->rtt_max_us = 106003;
+	m->jitter_us = 3100;
+	m->interval_ms = 60000;
+}
+
+static void
+assert_probe_eq(const struct wire_probe *a, const struct wire_probe *b)
+{
+	cr_assert_eq(a->seq, b->seq);
+	cr_assert_eq(a->epoch, b->epoch);
+	cr_assert_eq(a->t_ms, b->t_ms);
+	cr_assert_eq(a->kind, b->kind);
+	cr_assert_str_eq(a->label, b->label);
+	cr_assert_str_eq(a->target, b->target);
+	cr_assert_eq(a->sent, b->sent);
+	cr_assert_eq(a->answered, b->answered);
+	cr_assert_eq(a->rtt_min_us, b->rtt_min_us);
+	cr_assert_eq(a->rtt_avg_us, b->rtt_avg_us);
+	cr_assert_eq(a->rtt_max_us, b->rtt_max_us);
+	cr_assert_eq(a->jitter_us, b->jitter_us);
+	cr_assert_eq(a->interval_ms, b->interval_ms);
+	cr_assert_str_eq(a->error, b->error);
+}
+
+/* Encode m, decode the payload (exactly sized) and return the result. */
+static int
+probe_through(const struct wire_probe *m, struct wire_probe *back)
+{
+	struct buf out;
+	uint8_t *pl;
+	size_t n;
+	int rc;
+
+	buf_init(&out, WIRE_MAX_FRAME);
+	cr_assert_eq(wire_encode_probe(&out, m), 0);
+	pl = frame_payload(&out, WIRE_PROBE, &n);
+	rc = wire_decode_probe(pl, n, back);
+	free(pl);
+	buf_free(&out);
+	return rc;
+}
+
+/* The fields of sample_probe written by hand, in the documented order. */
+static void
+pb_probe(struct pb *p, const struct wire_probe *m, const char *label,
+    size_t label_len, const char *target, size_t target_len)
+{
+	pb_u64(p, m->seq);
+	pb_u64(p, m->epoch);
+	pb_u64(p, m->t_ms);
+	pb_u8(p, m->kind);
+	pb_strn(p, label, label_len);
+	pb_strn(p, target, target_len);
+	pb_u32(p, m->sent);
+	pb_u32(p, m->answered);
+	pb_u32(p, m->rtt_min_us);
+	pb_u32(p, m->rtt_avg_us);
+	pb_u32(p, m->rtt_max_us);
+	pb_u32(p, m->jitter_us);
+	pb_u32(p, m->interval_ms);
+	pb_str(p, m->error);
+}
+
+Test(wire, probe_known_bytes)
+{
+	struct wire_probe m;
+	struct pb p = {.n = 0};
+	struct buf out;
+
+	sample_probe(&m);
+	snprintf(m.error, sizeof(m.error), "x");
+	pb_probe(&p, &m, m.label, strlen(m.label), m.target, strlen(m.target));
+	buf_init(&out, WIRE_MAX_FRAME);
+	cr_assert_eq(wire_encode_probe(&out, &m), 0);
+	cr_assert_eq(out.data[3], WIRE_PROBE);
+	cr_assert_eq(out.data[3], 9, "PROBE is type 9 on the wire");
+	cr_assert_eq(out.len, WIRE_HEADER_LEN + p.n);
+	cr_assert_arr_eq(out.data + WIRE_HEADER_LEN, p.b, p.n);
+	cr_assert_str_eq(wire_type_name(WIRE_PROBE), "PROBE");
+	buf_free(&out);
+}
+
+Test(wire, roundtrip_probe)
+{
+	struct wire_probe m, back;
+
+	sample_probe(&m);
+	memset(&back, 0x5a, sizeof(back));
+	cr_assert_eq(probe_through(&m, &back), WIRE_OK);
+	assert_probe_eq(&m, &back);
+
+	/* Every string at its cap, in UTF-8; the extremes of the figures. */
+	fill(m.label, "校", WIRE_NAME_MAX / 3); /* 21 x 3 = 63 bytes */
+	memset(m.target, 'h', WIRE_ADDR_MAX);
+	m.target[WIRE_ADDR_MAX] = '\0';
+	fill(m.error, "超时", WIRE_TEXT_MAX / 6);
+	strcat(m.error, "...");
+	cr_assert_eq(strlen(m.error), WIRE_TEXT_MAX);
+	m.seq = UINT64_MAX;
+	m.epoch = 0;
+	m.t_ms = UINT64_MAX;
+	m.sent = m.answered = WIRE_PROBE_MAX_SENT;
+	m.rtt_min_us = 0;
+	m.rtt_avg_us = 7;
+	m.rtt_max_us = UINT32_MAX;
+	m.jitter_us = UINT32_MAX;
+	m.interval_ms = UINT32_MAX;
+	cr_assert_eq(probe_through(&m, &back), WIRE_OK);
+	assert_probe_eq(&m, &back);
+
+	/* Nothing answered (a cut link): figures 0, no error. */
+	sample_probe(&m);
+	m.answered = 0;
+	m.rtt_min_us = m.rtt_avg_us = m.rtt_max_us = m.jitter_us = 0;
+	cr_assert_eq(probe_through(&m, &back), WIRE_OK);
+	assert_probe_eq(&m, &back);
+
+	/* The round could not run (DNS): an error, all lost. */
+	snprintf(m.error, sizeof(m.error), "cannot resolve 校园.example: "
+	    "unknown node or service");
+	cr_assert_eq(probe_through(&m, &back), WIRE_OK);
+	assert_probe_eq(&m, &back);
+
+	/* One answer: min = avg = max, no jitter. */
+	sample_probe(&m);
+	m.answered = 1;
+	m.rtt_min_us = m.rtt_avg_us = m.rtt_max_us = 250;
+	m.jitter_us = 0;
+	cr_assert_eq(probe_through(&m, &back), WIRE_OK);
+	assert_probe_eq(&m, &back);
+}
+
+Test(wire, probe_field_ranges)
+{
+	struct wire_probe m, back;
+
+#define PROBE_BAD(what, stmt)                                              \
+	do {                                                               \
+		sample_probe(&m);                                          \
+		stmt;                                                      \
+		cr_assert_eq(probe_through(&m, &back), WIRE_EFIELD, what); \
+	} while (0)
+#define PROBE_OK(what, stmt)                                           \
+	do {                                                           \
+		sample_probe(&m);                                      \
+		stmt;                                                  \
+		cr_assert_eq(probe_through(&m, &back), WIRE_OK, what); \
+	} while (0)
+
+	PROBE_BAD("seq 0", m.seq = 0);
+	PROBE_BAD("kind 0", m.kind = 0);
+	PROBE_BAD("kind 2", m.kind = 2);
+	PROBE_BAD("kind 255", m.kind = 255);
+	PROBE_BAD("empty label", m.label[0] = '\0');
+	PROBE_BAD("empty target", m.target[0] = '\0');
+	PROBE_BAD("interval 0", m.interval_ms = 0);
+	PROBE_BAD("sent 101", m.sent = m.answered = WIRE_PROBE_MAX_SENT + 1);
+	PROBE_BAD("sent 2^32-1", m.sent = m.answered = UINT32_MAX);
+	PROBE_BAD("answered > sent", m.answered = m.sent + 1);
+	PROBE_BAD("none answered, yet a min", (m.answered = 0,
+	    m.rtt_avg_us = m.rtt_max_us = m.jitter_us = 0));
+	PROBE_BAD("none answered, yet an avg", (m.answered = 0,
+	    m.rtt_min_us = m.rtt_max_us = m.jitter_us = 0));
+	PROBE_BAD("none answered, yet a max", (m.answered = 0,
+	    m.rtt_min_us = m.rtt_avg_us = m.jitter_us = 0));
+	PROBE_BAD("none answered, yet a jitter", (m.answered = 0,
+	    m.rtt_min_us = m.rtt_avg_us = m.rtt_max_us = 0));
+	PROBE_BAD("min > avg", m.rtt_min_us = m.rtt_avg_us + 1);
+	PROBE_BAD("avg > max", m.rtt_avg_us = m.rtt_max_us + 1);
+	PROBE_BAD("jitter > max - min",
+	    m.jitter_us = m.rtt_max_us - m.rtt_min_us + 1);
+	PROBE_OK("sent 100", m.sent = m.answered = WIRE_PROBE_MAX_SENT);
+	PROBE_OK("sent 0", (m.sent = m.answered = 0, m.rtt_min_us = 0,
+	    m.rtt_avg_us = m.rtt_max_us = m.jitter_us = 0));
+	PROBE_OK("jitter = max - min",
+	    m.jitter_us = m.rtt_max_us - m.rtt_min_us);
+	PROBE_OK("epoch 0, t 0", (m.epoch = 0, m.t_ms = 0));
+	PROBE_OK("tab in the error", snprintf(m.error, sizeof(m.error),
+	    "a\tb"));
+#undef PROBE_BAD
+#undef PROBE_OK
+}
+
+Test(wire, probe_strings, .init = init_big)
+{
+	static const char *const bad[] = {"\xff", "a\xc3", "\xed\xa0\x80",
+	    "a\nb", "\x01", "a\x7f"};
+	struct wire_probe m, back;
+
+	/* One byte over each cap, written by hand (the encoder refuses). */
+	for (int which = 0; which < 3; which++) {
+		struct pb p = {.n = 0};
+
+		sample_probe(&m);
+		pb_u64(&p, m.seq);
+		pb_u64(&p, m.epoch);
+		pb_u64(&p, m.t_ms);
+		pb_u8(&p, m.kind);
+		pb_strn(&p, big, WIRE_NAME_MAX + (which == 0));
+		pb_strn(&p, big, WIRE_ADDR_MAX + (which == 1));
+		pb_u32(&p, m.sent);
+		pb_u32(&p, m.answered);
+		pb_u32(&p, m.rtt_min_us);
+		pb_u32(&p, m.rtt_avg_us);
+		pb_u32(&p, m.rtt_max_us);
+		pb_u32(&p, m.jitter_us);
+		pb_u32(&p, m.interval_ms);
+		pb_strn(&p, big, WIRE_TEXT_MAX + (which == 2));
+		cr_assert_eq(wire_decode_probe(p.b, p.n, &back), WIRE_EFIELD,
+		    "string %d over its cap", which);
+	}
+	/* At the caps exactly: fine. */
+	{
+		struct pb p = {.n = 0};
+
+		sample_probe(&m);
+		pb_u64(&p, m.seq);
+		pb_u64(&p, m.epoch);
+		pb_u64(&p, m.t_ms);
+		pb_u8(&p, m.kind);
+		pb_strn(&p, big, WIRE_NAME_MAX);
+		pb_strn(&p, big, WIRE_ADDR_MAX);
+		pb_u32(&p, m.sent);
+		pb_u32(&p, m.answered);
+		pb_u32(&p, m.rtt_min_us);
+		pb_u32(&p, m.rtt_avg_us);
+		pb_u32(&p, m.rtt_max_us);
+		pb_u32(&p, m.jitter_us);
+		pb_u32(&p, m.interval_ms);
+		pb_strn(&p, big, WIRE_TEXT_MAX);
+		cr_assert_eq(wire_decode_probe(p.b, p.n, &back), WIRE_OK);
+		cr_assert_eq(strlen(back.label), WIRE_NAME_MAX);
+	}
+	/* Not UTF-8, or a control character, in each string. */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		for (int which = 0; which < 3; which++) {
+			sample_probe(&m);
+			snprintf(which == 0 ? m.label : which == 1 ? m.target
+								   : m.error,
+			    WIRE_NAME_MAX, "%s", bad[i]);
+			cr_assert_eq(probe_through(&m, &back), WIRE_EFIELD,
+			    "bad string %zu in field %d", i, which);
+		}
+	}
+	/* An embedded NUL. */
+	{
+		struct pb p = {.n = 0};
+
+		sample_probe(&m);
+		pb_probe(&p, &m, "ab\0cd", 5, m.target, strlen(m.target));
+		cr_assert_eq(wire_decode_probe(p.b, p.n, &back), WIRE_EFIELD);
+	}
+}
+
+Test(wire, probe_truncated_and_trailing)
+{
+	struct wire_probe m;
+	struct buf out;
+	uint8_t *pl;
+	size_t n;
+
+	sample_probe(&m);
+	snprintf(m.error, sizeof(m.error), "partial");
+	buf_init(&out, WIRE_MAX_FRAME);
+	cr_assert_eq(wire_encode_probe(&out, &m), 0);
+	pl = frame_payload(&out, WIRE_PROBE, &n);
+	check_truncations(pl, n, dec_probe, "PROBE");
+	free(pl);
+	buf_free(&out);
+}
+
+Test(wire, probe_encoder_refuses_long_strings)
+{
+	struct wire_ack a = {1, 1};
+	struct {
+		struct wire_probe m;
+		char spill[16];
+	} big_p;
+	uint8_t before[64];
+	size_t before_len;
+	struct buf out;
+
+	buf_init(&out, WIRE_MAX_FRAME);
+	cr_assert_eq(wire_encode_ack(&out, &a), 0);
+	before_len = out.len;
+	memcpy(before, out.data, before_len);
+
+	memset(&big_p, 0, sizeof(big_p));
+	sample_probe(&big_p.m);
+	memset(big_p.m.label, 'l', sizeof(big_p.m.label));
+	big_p.m.target[0] = '\0';
+	cr_assert_eq(wire_encode_probe(&out, &big_p.m), -1, "label 64 bytes");
+	assert_buf_unchanged(&out, before, before_len);
+
+	sample_probe(&big_p.m);
+	memset(big_p.m.target, 't', sizeof(big_p.m.target));
+	big_p.m.sent = 0; /* its first byte ends the string */
+	cr_assert_eq(wire_encode_probe(&out, &big_p.m), -1, "target 128 bytes");
+	assert_buf_unchanged(&out, before, before_len);
+
+	memset(&big_p, 0, sizeof(big_p));
+	sample_probe(&big_p.m);
+	memset(big_p.m.error, 'e', sizeof(big_p.m.error));
+	cr_assert_eq(wire_encode_probe(&out, &big_p.m), -1, "error 256 bytes");
+	assert_buf_unchanged(&out, before, before_len);
+	buf_free(&out);
+}
+
+Test(wire, mutated_probes, .timeout = 120)
+{
+	struct wire_probe m;
+	struct buf out;
+	uint8_t *pl;
+	size_t n;
+
+	sample_probe(&m);
+	snprintf(m.error, sizeof(m.error), "rtt");
+	buf_init(&out, WIRE_MAX_FRAME);
+	cr_assert_eq(wire_encode_probe(&out, &m), 0);
+	pl = frame_payload(&out, WIRE_PROBE, &n);
+	lcg_state = 9;
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t len = lcg() % 4 == 0 ? lcg() % (n + 16) : n;
+		uint8_t *p = malloc(len ? len : 1);
+
+		cr_assert_not_null(p);
+		for (size_t i = 0; i < len; i++)
+			p[i] = i < n ? pl[i] : (uint8_t)lcg();
+		for (int k = 0, flips = 1 + (int)(lcg() % 4); k < flips && len;
+		     k++)
+			p[lcg() % len] ^= (uint8_t)(1u << (lcg() % 8));
+		feed_all(p, len);
+		free(p);
+	}
+	free(pl);
+	buf_free(&out);
 }
