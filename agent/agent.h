@@ -7,10 +7,12 @@
 
 #include <uv.h>
 
+#include "probe.h"
 #include "schoolnet/config.h"
 #include "schoolnet/wire.h"
 
 #define AGENT_DEFAULT_PORT 7470
+#define AGENT_PROBE_TARGETS_MAX 16	/* [probe] targets */
 
 enum snmp_version { SNMP_V2C = 0, SNMP_V3 = 1 };
 
@@ -26,6 +28,16 @@ struct switch_conf {
 	char priv_key[128];
 	long max_inflight;		/* concurrent requests to this switch */
 	long max_repetitions;
+};
+
+/* [probe]: TCP-connect latency rounds (probe_tcp.c) to a few targets. */
+struct probe_conf {
+	char targets[1024];	/* canonical: "collector, LABEL=HOST:PORT" or
+				   "none" */
+	double interval;	/* seconds: one round per target this often */
+	long count;		/* connects a round */
+	double spacing;		/* seconds between a round's connects */
+	double timeout;		/* seconds a connect may take */
 };
 
 struct agent_conf {
@@ -50,6 +62,10 @@ struct agent_conf {
 	int agent_line;			/* where [agent] starts, for errors */
 	struct switch_conf *switches;
 	size_t n_switches;
+	struct probe_conf probe;
+	/* probe.targets parsed; "collector" is [agent] collector. */
+	struct probe_target probe_targets[AGENT_PROBE_TARGETS_MAX];
+	size_t n_probe_targets;
 };
 
 /* agent_config.c */
@@ -151,20 +167,31 @@ void sampler_free(struct sampler *s);
 void sampler_build(struct sampler *s, const struct poll_result *r,
     uint32_t poll_interval_s, struct wire_report *rep);
 
-/* spool.c: the on-disk queue of reports not yet acknowledged */
+/* Seconds from the config as whole milliseconds (rounded). */
+uint32_t probe_ms(double seconds);
+/* The target of conf->probe_targets[i] as the collector sees it. */
+void agent_probe_target_name(const struct agent_conf *conf, size_t i,
+    char *buf, size_t size);
+
+/* spool.c: the on-disk queue of reports and probe rounds not yet
+ * acknowledged (both are "reports" below: they share one sequence) */
 struct spool;
 int spool_open(const char *path, struct spool **sp)
     __attribute__((warn_unused_result));
 void spool_close(struct spool *sp);
 uint64_t spool_epoch(const struct spool *sp);
 /*
- * Give rep the next sequence number and store it. When the spool would
- * pass max_bytes, the oldest reports not held (see spool_hold) are deleted
- * to make room and counted in the persistent dropped total. Returns how many were dropped (>= 0),
- * or -1 when the report could not be stored.
+ * Give rep the next sequence number and the spool's epoch, and store it.
+ * When the spool would pass max_bytes, the oldest reports not held (see
+ * spool_hold) are deleted to make room and counted in the persistent
+ * dropped total. Returns how many were dropped (>= 0), or -1 when the
+ * report could not be stored.
  */
-int spool_append(struct spool *sp, struct wire_report *rep, uint64_t max_bytes)
-    __attribute__((warn_unused_result));
+int spool_append_report(struct spool *sp, struct wire_report *rep,
+    uint64_t max_bytes) __attribute__((warn_unused_result));
+/* The same for a probe round: the next number of the same sequence. */
+int spool_append_probe(struct spool *sp, struct wire_probe *probe,
+    uint64_t max_bytes) __attribute__((warn_unused_result));
 uint64_t spool_dropped(const struct spool *sp);
 /* Reports up to seq are sent and not yet acknowledged: never drop them
  * (0 when nothing is in flight). */

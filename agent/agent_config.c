@@ -1,5 +1,7 @@
 /* agent_config.c: the agent's config keys (one table) and their checks. */
+#include <ctype.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +11,7 @@
 
 #define A(field) offsetof(struct agent_conf, field), sizeof(((struct agent_conf *)0)->field)
 #define S(field) offsetof(struct switch_conf, field), sizeof(((struct switch_conf *)0)->field)
+#define P(field) offsetof(struct probe_conf, field), sizeof(((struct probe_conf *)0)->field)
 
 static const struct cfg_key agent_keys[] = {
     {.name = "school", .type = CFG_NAME, A(school), .flags = CFG_REQUIRED,
@@ -92,13 +95,38 @@ static const struct cfg_key switch_keys[] = {
     {.name = NULL},
 };
 
+static const struct cfg_key probe_keys[] = {
+    {.name = "targets", .type = CFG_STRING, P(targets), .def = "collector",
+	.help = "LABEL=HOST:PORT, ... (at most 16) to time TCP connects to; "
+		"'collector' alone is the collector's address, 'none' turns "
+		"probing off"},
+    {.name = "interval", .type = CFG_SECONDS, P(interval), .min = 10,
+	.max = 86400, .def = "60",
+	.help = "seconds between rounds to each target"},
+    {.name = "count", .type = CFG_INT, P(count), .min = 1, .max = 20,
+	.def = "5", .help = "TCP connects in a round"},
+    {.name = "spacing", .type = CFG_SECONDS, P(spacing), .min = 0,
+	.max = 10, .def = "200ms",
+	.help = "time between the connects of a round"},
+    {.name = "timeout", .type = CFG_SECONDS, P(timeout), .min = 0.01,
+	.max = 60, .def = "2",
+	.help = "seconds a connect may take before it counts as lost"},
+    {.name = NULL},
+};
+
 const struct cfg_section_def agent_cfg_sections[] = {
     {.name = "agent", .required = 1, .keys = agent_keys,
 	.help = "this agent and where it reports"},
     {.name = "switch", .named = 1, .required = 1, .keys = switch_keys,
 	.help = "one switch to poll; NAME is how reports and the inventory call it"},
+    {.name = "probe", .keys = probe_keys,
+	.help = "link probes: TCP-connect latency and loss to a few targets"},
     {.name = NULL},
 };
+
+#define SEC_AGENT (&agent_cfg_sections[0])
+#define SEC_SWITCH (&agent_cfg_sections[1])
+#define SEC_PROBE (&agent_cfg_sections[2])
 
 static void
 check_switch(const struct cfg_raw *raw, const struct cfg_raw_section *sec,
@@ -125,6 +153,164 @@ check_switch(const struct cfg_raw *raw, const struct cfg_raw_section *sec,
 		    "[switch %s]: user/auth_key/priv_key need 'version = 3'",
 		    sw->name);
 	}
+}
+
+static bool
+probe_label_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > WIRE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+			return false;
+	return true;
+}
+
+/* One item of [probe] targets: "collector" or LABEL=HOST:PORT. */
+static void
+probe_item(struct agent_conf *c, const char *item, const char *path,
+    int line, struct cfg_err *e)
+{
+	const char *eq = strchr(item, '='), *why;
+	struct probe_target *t;
+	struct hostport hp;
+	char addr[WIRE_ADDR_MAX + 64];
+
+	if (c->n_probe_targets == AGENT_PROBE_TARGETS_MAX) {
+		cfg_error(e, path, line, "[probe] targets: more than %d",
+		    AGENT_PROBE_TARGETS_MAX);
+		return;
+	}
+	if (eq == NULL && strcmp(item, "collector") != 0) {
+		cfg_error(e, path, line,
+		    "[probe] targets: '%s' is not LABEL=HOST:PORT (or "
+		    "'collector')", item);
+		return;
+	}
+	if (eq && !probe_label_ok(item, (size_t)(eq - item))) {
+		cfg_error(e, path, line,
+		    "[probe] targets: label '%.*s': use 1-%d letters, digits, "
+		    "'.', '_' and '-'", (int)(eq - item), item, WIRE_NAME_MAX);
+		return;
+	}
+	if (eq == NULL) {
+		hp = c->collector;
+	} else if (hostport_parse(eq + 1, 0, &hp, &why) != 0) {
+		cfg_error(e, path, line, "[probe] targets: %s: %s", item, why);
+		return;
+	}
+	hostport_format(&hp, addr, sizeof(addr));
+	if (strlen(addr) > WIRE_ADDR_MAX) {
+		cfg_error(e, path, line,
+		    "[probe] targets: %s: longer than %d bytes", addr,
+		    WIRE_ADDR_MAX);
+		return;
+	}
+	t = &c->probe_targets[c->n_probe_targets];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->label, sizeof(t->label), "%.*s",
+	    eq ? (int)(eq - item) : (int)strlen(item), item);
+	snprintf(t->host, sizeof(t->host), "%s", hp.host);
+	t->port = hp.port;
+	for (size_t i = 0; i < c->n_probe_targets; i++)
+		if (strcmp(c->probe_targets[i].label, t->label) == 0) {
+			cfg_error(e, path, line,
+			    "[probe] targets: label '%s' twice", t->label);
+			return;
+		}
+	c->n_probe_targets++;
+}
+
+/*
+ * [probe] targets into c->probe_targets (written back in canonical form),
+ * and a round must fit its interval. Errors point at line (the targets
+ * key) or sec_line (the section; 0 when the file has none).
+ */
+static void
+check_probe(struct agent_conf *c, const char *path, int sec_line, int line,
+    struct cfg_err *e)
+{
+	struct probe_conf *pc = &c->probe;
+	char list[sizeof(pc->targets)], *item, *save = NULL;
+	uint64_t round_ms, every_ms;
+	int before = e->count;
+	FILE *f;
+
+	c->n_probe_targets = 0;
+	snprintf(list, sizeof(list), "%s", pc->targets);
+	for (item = strtok_r(list, ",", &save); item;
+	     item = strtok_r(NULL, ",", &save)) {
+		char *end = item + strlen(item);
+
+		while (isspace((unsigned char)*item))
+			item++;
+		while (end > item && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (strcmp(item, "none") == 0 && c->n_probe_targets == 0 &&
+		    strtok_r(NULL, ",", &save) == NULL)
+			return; /* probing off */
+		if (*item == '\0' || strcmp(item, "none") == 0) {
+			cfg_error(e, path, line, "[probe] targets: %s",
+			    *item ? "'none' must stand alone"
+				  : "an empty item");
+			return;
+		}
+		probe_item(c, item, path, line, e);
+		if (e->count > before)
+			return;
+	}
+	if (c->n_probe_targets == 0) {
+		cfg_error(e, path, line,
+		    "[probe] targets: empty (write 'none' to turn probing off)");
+		return;
+	}
+	/* As tcp_prober_new counts it: the last connect starts after
+	 * (count - 1) spacings and may take the whole timeout. */
+	round_ms = (uint64_t)(pc->count - 1) * probe_ms(pc->spacing) +
+	    probe_ms(pc->timeout);
+	every_ms = probe_ms(pc->interval);
+	if (round_ms > every_ms)
+		cfg_error(e, path, sec_line,
+		    "[probe]: a round (%ld connects %g s apart, each given "
+		    "%g s) takes up to %g s, longer than interval (%g s)",
+		    pc->count, pc->spacing, pc->timeout, round_ms / 1000.0,
+		    pc->interval);
+	/* Canonical: what --print-config shows and a reload compares. */
+	if ((f = fmemopen(pc->targets, sizeof(pc->targets), "w")) == NULL)
+		return;
+	for (size_t i = 0; i < c->n_probe_targets; i++) {
+		const struct probe_target *t = &c->probe_targets[i];
+		char addr[WIRE_ADDR_MAX + 1];
+
+		agent_probe_target_name(c, i, addr, sizeof(addr));
+		if (strcmp(t->label, "collector") == 0 &&
+		    strcmp(t->host, c->collector.host) == 0 &&
+		    t->port == c->collector.port)
+			fprintf(f, "%scollector", i ? ", " : "");
+		else
+			fprintf(f, "%s%s=%s", i ? ", " : "", t->label, addr);
+	}
+	fclose(f);
+}
+
+void
+agent_probe_target_name(const struct agent_conf *conf, size_t i, char *buf,
+    size_t size)
+{
+	struct hostport hp;
+
+	memset(&hp, 0, sizeof(hp));
+	snprintf(hp.host, sizeof(hp.host), "%s", conf->probe_targets[i].host);
+	hp.port = conf->probe_targets[i].port;
+	hostport_format(&hp, buf, (int)size);
+}
+
+uint32_t
+probe_ms(double seconds)
+{
+	double ms = seconds * 1000.0 + 0.5;
+
+	return ms >= UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 }
 
 int
@@ -155,17 +341,25 @@ int
 agent_conf_load(const char *path, struct agent_conf *conf, struct cfg_err *e)
 {
 	struct cfg_raw raw;
-	int rc = -1;
+	const struct cfg_raw_section *probe = NULL;
+	int rc = -1, probe_line = 0;
 
 	memset(conf, 0, sizeof(*conf));
 	snprintf(conf->path, sizeof(conf->path), "%s", path);
+	cfg_defaults(SEC_PROBE, &conf->probe);
 	if (cfg_read(path, agent_cfg_sections, &raw, e) != 0)
 		goto out;
 	for (size_t i = 0; i < raw.n_sections; i++) {
 		struct cfg_raw_section *sec = &raw.sections[i];
 		struct switch_conf *sw;
 
-		if (sec->def == &agent_cfg_sections[0]) {
+		if (sec->def == SEC_PROBE) {
+			probe = sec;
+			if (cfg_apply(&raw, sec, &conf->probe, e) != 0)
+				probe = NULL; /* said why already */
+			continue;
+		}
+		if (sec->def == SEC_AGENT) {
 			if (cfg_apply(&raw, sec, conf, e) == 0) {
 				if (conf->name[0] == '\0')
 					memcpy(conf->name, conf->school,
@@ -181,6 +375,14 @@ agent_conf_load(const char *path, struct agent_conf *conf, struct cfg_err *e)
 		snprintf(sw->name, sizeof(sw->name), "%s", sec->name);
 		if (cfg_apply(&raw, sec, sw, e) == 0)
 			check_switch(&raw, sec, sw, e);
+	}
+	/* Targets need the collector's address: after [agent], and only
+	 * when it and [probe] read well. */
+	if (e->count == 0) {
+		if (probe == NULL || cfg_raw_get(probe, "targets",
+					 &probe_line) == NULL)
+			probe_line = probe ? probe->line : 0;
+		check_probe(conf, path, probe ? probe->line : 0, probe_line, e);
 	}
 	rc = e->count ? -1 : 0;
 out:
@@ -201,8 +403,9 @@ agent_conf_free(struct agent_conf *conf)
 void
 agent_conf_print(FILE *f, const struct agent_conf *conf)
 {
-	cfg_print(f, &agent_cfg_sections[0], NULL, conf);
+	cfg_print(f, SEC_AGENT, NULL, conf);
+	cfg_print(f, SEC_PROBE, NULL, &conf->probe);
 	for (size_t i = 0; i < conf->n_switches; i++)
-		cfg_print(f, &agent_cfg_sections[1], conf->switches[i].name,
+		cfg_print(f, SEC_SWITCH, conf->switches[i].name,
 		    &conf->switches[i]);
 }

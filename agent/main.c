@@ -13,6 +13,7 @@
 #include "agent.h"
 #include "schoolnet/log.h"
 #include "schoolnet/mem.h"
+#include "schoolnet/timeutil.h"
 #include "schoolnet/version.h"
 
 struct agent {
@@ -22,13 +23,17 @@ struct agent {
 	struct sampler *sampler;
 	struct spool *spool;
 	struct uplink *uplink;
+	struct tcp_prober *prober;
+	bool probe_lost[AGENT_PROBE_TARGETS_MAX]; /* per target: last round
+						    had no answer (log
+						    changes only) */
 	uv_signal_t sigint, sigterm, sighup;
 	struct agent_conf *retired;	/* configs replaced by reloads, freed at
 					   exit (closing handles may still read
 					   them) */
 	size_t n_retired;
 	int *last_status;	/* per switch, to log only changes */
-	/* poll subcommand */
+	/* poll and probe subcommands */
 	json_t *out;
 	int remaining;
 	bool json;
@@ -40,15 +45,20 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: schoolnet-agent [-dn] [-c FILE] [run]\n"
 	    "       schoolnet-agent [-c FILE] poll [SWITCH] [--json]\n"
+	    "       schoolnet-agent [-c FILE] probe [LABEL] [--once] [--json]\n"
 	    "\n"
-	    "Polls the school's switches over SNMP every poll_interval and\n"
-	    "reports each poll to the collector; reports wait in the spool\n"
-	    "until the collector has stored them.\n"
+	    "Polls the school's switches over SNMP every poll_interval, times\n"
+	    "TCP connects to the [probe] targets every probe interval, and\n"
+	    "reports both to the collector; they wait in the spool until the\n"
+	    "collector has stored them.\n"
 	    "\n"
 	    "commands:\n"
 	    "  run            run the agent (the default)\n"
 	    "  poll [SWITCH]  poll every switch (or one) once, print what was\n"
 	    "                 found and exit; nothing is sent or spooled\n"
+	    "  probe [LABEL]  one round against every [probe] target (or one),\n"
+	    "                 print the figures and exit (--once: the only\n"
+	    "                 mode); nothing is sent or spooled\n"
 	    "\n"
 	    "options:\n"
 	    "  -c, --config FILE   config file (default %s)\n"
@@ -56,7 +66,7 @@ usage(FILE *f)
 	    "  -d, --debug         log every poll\n"
 	    "      --print-config  print the config with every default filled in\n"
 	    "      --config-help   list every config key with its range and default\n"
-	    "      --json          (poll) print JSON\n"
+	    "      --json          (poll, probe) print JSON\n"
 	    "  -V, --version       print the version\n"
 	    "  -h, --help          this help\n",
 	    "/etc/schoolnet/agent.conf");
@@ -64,6 +74,42 @@ usage(FILE *f)
 
 static void on_poll_done(struct poller *p, const struct poll_result *r,
     void *arg);
+static void on_probe_round(const struct latency_round *r, void *arg);
+
+/* The index of the target a round is for (labels are unique), or -1. */
+static int
+probe_index(const struct agent_conf *conf, const char *label)
+{
+	for (size_t i = 0; i < conf->n_probe_targets; i++)
+		if (strcmp(conf->probe_targets[i].label, label) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A prober for conf's [probe] targets, or NULL when there are none. */
+static struct tcp_prober *
+probes_new(struct agent *a, latency_cb cb, uint32_t every_ms)
+{
+	const struct probe_conf *pc = &a->conf.probe;
+
+	if (a->conf.n_probe_targets == 0)
+		return NULL;
+	return tcp_prober_new(&a->loop, a->conf.probe_targets,
+	    a->conf.n_probe_targets, (uint32_t)pc->count,
+	    probe_ms(pc->spacing), probe_ms(pc->timeout), every_ms, cb, a);
+}
+
+static void
+probes_start(struct agent *a)
+{
+	memset(a->probe_lost, 0, sizeof(a->probe_lost));
+	a->prober = probes_new(a, on_probe_round,
+	    probe_ms(a->conf.probe.interval));
+	if (a->prober)
+		tcp_prober_start(a->prober);
+	else if (a->conf.n_probe_targets > 0)
+		log_warnx("probes: cannot start; running without them");
+}
 
 static void
 on_signal(uv_signal_t *s, int signum)
@@ -77,6 +123,8 @@ on_signal(uv_signal_t *s, int signum)
 	if (a->poller)
 		poller_close(a->poller);
 	a->poller = NULL;
+	tcp_prober_close(a->prober);
+	a->prober = NULL;
 	if (a->uplink)
 		uplink_close(a->uplink);
 	a->uplink = NULL;
@@ -118,6 +166,8 @@ on_sighup(uv_signal_t *s, int signum)
 		memcpy(nc.spool, a->conf.spool, sizeof(nc.spool));
 	}
 	poller_close(a->poller);
+	tcp_prober_close(a->prober);
+	a->prober = NULL;
 	uplink_close(a->uplink);
 	a->retired = xreallocarray(a->retired, a->n_retired + 1,
 	    sizeof(*a->retired));
@@ -132,9 +182,12 @@ on_sighup(uv_signal_t *s, int signum)
 	a->uplink = uplink_new(&a->loop, &a->conf, a->spool);
 	uplink_start(a->uplink);
 	poller_start(a->poller);
-	log_info("reload: %s: %zu switches, poll every %g s, collector %s:%u",
+	probes_start(a);
+	log_info("reload: %s: %zu switches, poll every %g s, collector %s:%u, "
+		 "probe targets: %s",
 	    a->conf.path, a->conf.n_switches, a->conf.poll_interval,
-	    a->conf.collector.host, a->conf.collector.port);
+	    a->conf.collector.host, a->conf.collector.port,
+	    a->conf.probe.targets);
 	sd_notify(0, "READY=1");
 }
 
@@ -160,12 +213,65 @@ on_poll_done(struct poller *p, const struct poll_result *r, void *arg)
 	    r->sw->name, r->status == WIRE_POLL_OK ? "ok" : "failed",
 	    r->duration_ms, r->pdus, r->n_rows);
 	sampler_build(a->sampler, r, (uint32_t)a->conf.poll_interval, &rep);
-	rc = spool_append(a->spool, &rep, (uint64_t)a->conf.spool_max << 20);
+	rc = spool_append_report(a->spool, &rep,
+	    (uint64_t)a->conf.spool_max << 20);
 	if (rc > 0)
 		uplink_status_changed(a->uplink);
 	if (rc >= 0)
 		uplink_kick(a->uplink);
 	wire_report_free(&rep);
+}
+
+/* A round as it goes on the wire (seq and epoch come from the spool). */
+static void
+probe_to_wire(const struct agent *a, int idx, const struct latency_round *r,
+    struct wire_probe *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->t_ms = r->t_ms;
+	m->kind = WIRE_PROBE_LATENCY;
+	snprintf(m->label, sizeof(m->label), "%s", r->label);
+	agent_probe_target_name(&a->conf, (size_t)idx, m->target,
+	    sizeof(m->target));
+	m->sent = r->sent;
+	m->answered = r->answered;
+	m->rtt_min_us = r->rtt_min_us;
+	m->rtt_avg_us = r->rtt_avg_us;
+	m->rtt_max_us = r->rtt_max_us;
+	m->jitter_us = r->jitter_us;
+	m->interval_ms = probe_ms(a->conf.probe.interval);
+	snprintf(m->error, sizeof(m->error), "%s", r->error);
+}
+
+/* A round is over: spool it, send it; log when a target stops or starts
+ * answering. */
+static void
+on_probe_round(const struct latency_round *r, void *arg)
+{
+	struct agent *a = arg;
+	int idx = probe_index(&a->conf, r->label), rc;
+	struct wire_probe m;
+	bool lost;
+
+	if (idx < 0)
+		return; /* cannot happen: the prober has our targets */
+	probe_to_wire(a, idx, r, &m);
+	lost = r->answered == 0;
+	if (lost && !a->probe_lost[idx])
+		log_warnx("probe %s (%s): none of %u connects answered%s%s",
+		    m.label, m.target, r->sent, r->error[0] ? ": " : "",
+		    r->error);
+	else if (!lost && a->probe_lost[idx])
+		log_info("probe %s (%s): answering again, %u/%u, rtt %.1f ms",
+		    m.label, m.target, r->answered, r->sent,
+		    r->rtt_avg_us / 1000.0);
+	a->probe_lost[idx] = lost;
+	rc = spool_append_probe(a->spool, &m,
+	    (uint64_t)a->conf.spool_max << 20);
+	if (rc > 0)
+		uplink_status_changed(a->uplink);
+	if (rc >= 0)
+		uplink_kick(a->uplink);
 }
 
 static json_t *
@@ -255,6 +361,113 @@ cmd_poll(struct agent *a, const char *only)
 	return rc;
 }
 
+/* A round as `probe --json` prints it; the collector's `probes --json`
+ * has the same fields (times in microseconds, exact; null when not
+ * measured). */
+static json_t *
+round_json(const struct agent *a, int idx, const struct latency_round *r)
+{
+	struct wire_probe m;
+	char t[32];
+
+	probe_to_wire(a, idx, r, &m);
+	time_iso8601(r->t_ms, t, sizeof(t));
+#define US_OR_NULL(us, ok) ((ok) ? json_integer(us) : json_null())
+	return json_pack("{s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o,"
+			 " s:s}",
+	    "label", m.label, "target", m.target, "time", t, "sent",
+	    (int)m.sent, "answered", (int)m.answered, "loss_pct",
+	    m.sent ? json_real(100.0 * (m.sent - m.answered) / m.sent)
+		   : json_null(),
+	    "rtt_min_us", US_OR_NULL(m.rtt_min_us, m.answered > 0),
+	    "rtt_avg_us", US_OR_NULL(m.rtt_avg_us, m.answered > 0),
+	    "rtt_max_us", US_OR_NULL(m.rtt_max_us, m.answered > 0),
+	    "jitter_us", US_OR_NULL(m.jitter_us, m.answered > 1), "error",
+	    m.error);
+#undef US_OR_NULL
+}
+
+static void
+on_probe_once(const struct latency_round *r, void *arg)
+{
+	struct agent *a = arg;
+	int idx = probe_index(&a->conf, r->label);
+
+	if (idx < 0)
+		return;
+	json_array_append_new(json_object_get(a->out, "probes"),
+	    round_json(a, idx, r));
+	if (!a->json) {
+		char target[WIRE_ADDR_MAX + 1];
+
+		agent_probe_target_name(&a->conf, (size_t)idx, target,
+		    sizeof(target));
+		if (r->answered > 0)
+			printf("%-16s %-28s %3u/%-3u answered  rtt "
+			       "%.2f/%.2f/%.2f ms  jitter %.2f ms  %s\n",
+			    r->label, target, r->answered, r->sent,
+			    r->rtt_min_us / 1000.0, r->rtt_avg_us / 1000.0,
+			    r->rtt_max_us / 1000.0, r->jitter_us / 1000.0,
+			    r->error);
+		else
+			printf("%-16s %-28s %3u/%-3u answered  %s\n",
+			    r->label, target, r->answered, r->sent, r->error);
+	}
+	if (--a->remaining == 0) {
+		tcp_prober_close(a->prober);
+		a->prober = NULL;
+	}
+}
+
+/* One round against each target (or the one labelled only), printed. */
+static int
+cmd_probe(struct agent *a, const char *only)
+{
+	int idx, rc = 0;
+
+	if (a->conf.n_probe_targets == 0) {
+		fprintf(stderr, "schoolnet-agent: no probe targets in %s "
+				"([probe] targets = none)\n",
+		    a->conf.path);
+		return 1;
+	}
+	if (only) {
+		if ((idx = probe_index(&a->conf, only)) < 0) {
+			fprintf(stderr, "schoolnet-agent: no probe target "
+					"labelled '%s' in %s\n",
+			    only, a->conf.path);
+			return 1;
+		}
+		a->conf.probe_targets[0] = a->conf.probe_targets[idx];
+		a->conf.n_probe_targets = 1;
+	}
+	a->out = json_pack("{s:[]}", "probes");
+	a->remaining = (int)a->conf.n_probe_targets;
+	/* Rounds every interval: the first ones start at once and end the
+	 * command before a second could. */
+	if ((a->prober = probes_new(a, on_probe_once,
+		 probe_ms(a->conf.probe.interval))) == NULL) {
+		json_decref(a->out);
+		return 1;
+	}
+	tcp_prober_start(a->prober);
+	uv_run(&a->loop, UV_RUN_DEFAULT);
+	if (a->json) {
+		json_dumpf(a->out, stdout, JSON_INDENT(2));
+		printf("\n");
+	}
+	for (size_t i = 0; i < json_array_size(json_object_get(a->out,
+				"probes"));
+	     i++) {
+		json_t *p = json_array_get(json_object_get(a->out, "probes"), i);
+
+		if (json_integer_value(json_object_get(p, "answered")) == 0)
+			rc = 2;
+	}
+	json_decref(a->out);
+	return rc;
+}
+
 static int
 cmd_run(struct agent *a)
 {
@@ -281,6 +494,13 @@ cmd_run(struct agent *a)
 	    (unsigned long long)spool_pending(a->spool));
 	uplink_start(a->uplink);
 	poller_start(a->poller);
+	probes_start(a);
+	if (a->conf.n_probe_targets)
+		log_info("probes: %s every %g s, %ld connects %g s apart, "
+			 "timeout %g s",
+		    a->conf.probe.targets, a->conf.probe.interval,
+		    a->conf.probe.count, a->conf.probe.spacing,
+		    a->conf.probe.timeout);
 	sd_notify(0, "READY=1"); /* systemd Type=notify */
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	sampler_free(a->sampler);
@@ -296,7 +516,7 @@ cmd_run(struct agent *a)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_PRINT = 256, OPT_JSON, OPT_KEYS };
+	enum { OPT_PRINT = 256, OPT_JSON, OPT_KEYS, OPT_ONCE };
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"check", no_argument, NULL, 'n'},
@@ -304,6 +524,7 @@ main(int argc, char **argv)
 	    {"print-config", no_argument, NULL, OPT_PRINT},
 	    {"config-help", no_argument, NULL, OPT_KEYS},
 	    {"json", no_argument, NULL, OPT_JSON},
+	    {"once", no_argument, NULL, OPT_ONCE},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
@@ -334,6 +555,8 @@ main(int argc, char **argv)
 		case OPT_JSON:
 			a.json = true;
 			break;
+		case OPT_ONCE:
+			break; /* probe: one round is all it does */
 		case 'V':
 			printf("schoolnet-agent %s\n", SCHOOLNET_VERSION);
 			return 0;
@@ -350,7 +573,8 @@ main(int argc, char **argv)
 	if (argc > 0)
 		cmd = argv[0];
 	log_init("schoolnet-agent", log_get_level());
-	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "poll") != 0) {
+	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "poll") != 0 &&
+	    strcmp(cmd, "probe") != 0) {
 		fprintf(stderr, "schoolnet-agent: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 1;
@@ -377,8 +601,8 @@ main(int argc, char **argv)
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&a.loop);
-	if (strcmp(cmd, "poll") == 0) {
-		/* Optional [SWITCH] and --json after the command. */
+	if (strcmp(cmd, "poll") == 0 || strcmp(cmd, "probe") == 0) {
+		/* Optional [SWITCH] or [LABEL] after the command. */
 		const char *only = NULL;
 
 		for (int i = 1; i < argc; i++) {
@@ -388,10 +612,12 @@ main(int argc, char **argv)
 				only = argv[i];
 			else {
 				usage(stderr);
+				agent_conf_free(&a.conf);
 				return 1;
 			}
 		}
-		rc = cmd_poll(&a, only);
+		rc = strcmp(cmd, "poll") == 0 ? cmd_poll(&a, only)
+					      : cmd_probe(&a, only);
 	} else {
 		rc = cmd_run(&a);
 	}

@@ -1,4 +1,4 @@
-/* spool.c: reports wait in SQLite until the collector has stored them. */
+/* spool.c: reports and probe rounds wait in SQLite until the collector has them. */
 #include <errno.h>
 #include <string.h>
 #include <sys/random.h>
@@ -226,39 +226,37 @@ spool_hold(struct spool *sp, uint64_t seq)
 	sp->held = seq;
 }
 
-int
-spool_append(struct spool *sp, struct wire_report *rep, uint64_t max_bytes)
+/*
+ * Store the frame in sp->frame under seq, making room for it: the one
+ * path for every sequenced frame (REPORT, PROBE), so they share the
+ * numbering and the dropping of the oldest unsent. Returns how many
+ * frames were dropped, or -1 (nothing changed).
+ */
+static int
+spool_store(struct spool *sp, uint64_t seq, uint64_t t_ms, uint64_t max_bytes)
 {
 	uint64_t first = 0, last = 0;
 	int64_t dropped = 0;
 	int rc = -1;
 
-	rep->seq = sp->last_seq + 1;
-	rep->epoch = sp->epoch;
-	buf_reset(&sp->frame);
-	if (wire_encode_report(&sp->frame, rep) != 0) {
-		log_warnx("spool: report of switch %s does not fit a frame",
-		    rep->switch_name);
-		return -1;
-	}
 	if (sqlite3_exec(sp->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		goto out;
 	if ((dropped = spool_make_room(sp, sp->frame.len, max_bytes, &first,
 	    &last)) < 0)
 		goto out;
-	sqlite3_bind_int64(sp->st_insert, 1, (sqlite3_int64)rep->seq);
-	sqlite3_bind_int64(sp->st_insert, 2, (sqlite3_int64)rep->t_ms);
+	sqlite3_bind_int64(sp->st_insert, 1, (sqlite3_int64)seq);
+	sqlite3_bind_int64(sp->st_insert, 2, (sqlite3_int64)t_ms);
 	sqlite3_bind_blob(sp->st_insert, 3, sp->frame.data,
 	    (int)sp->frame.len, SQLITE_STATIC);
 	rc = sqlite3_step(sp->st_insert) == SQLITE_DONE ? 0 : -1;
 	sqlite3_reset(sp->st_insert);
 	if (rc == 0)
-		rc = meta_set(sp, "last_seq", rep->seq);
+		rc = meta_set(sp, "last_seq", seq);
 	if (rc == 0 && dropped > 0)
 		rc = meta_set(sp, "dropped", sp->dropped + (uint64_t)dropped);
 	if (rc == 0 &&
 	    sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-		sp->last_seq = rep->seq;
+		sp->last_seq = seq;
 		sp->bytes += sp->frame.len;
 		if (dropped > 0) {
 			sp->dropped += (uint64_t)dropped;
@@ -278,6 +276,36 @@ out:
 	sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL);
 	spool_recount(sp); /* the rolled-back deletes are back */
 	return -1;
+}
+
+int
+spool_append_report(struct spool *sp, struct wire_report *rep,
+    uint64_t max_bytes)
+{
+	rep->seq = sp->last_seq + 1;
+	rep->epoch = sp->epoch;
+	buf_reset(&sp->frame);
+	if (wire_encode_report(&sp->frame, rep) != 0) {
+		log_warnx("spool: report of switch %s does not fit a frame",
+		    rep->switch_name);
+		return -1;
+	}
+	return spool_store(sp, rep->seq, rep->t_ms, max_bytes);
+}
+
+int
+spool_append_probe(struct spool *sp, struct wire_probe *probe,
+    uint64_t max_bytes)
+{
+	probe->seq = sp->last_seq + 1;
+	probe->epoch = sp->epoch;
+	buf_reset(&sp->frame);
+	if (wire_encode_probe(&sp->frame, probe) != 0) {
+		log_warnx("spool: probe round of %s cannot be encoded",
+		    probe->label);
+		return -1;
+	}
+	return spool_store(sp, probe->seq, probe->t_ms, max_bytes);
 }
 
 int
