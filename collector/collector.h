@@ -171,15 +171,24 @@ const char *db_errmsg(struct db_writer *w);
 int db_store_status(struct db_writer *w, struct agent_state *ag,
     const struct ingest_item *it, uint64_t now)
     __attribute__((warn_unused_result));
+/* Store one probe round, de-duplicated with the agent's reports (one
+ * sequence): 1 stored, 0 duplicate, -1 error (roll back). */
+int db_store_probe(struct db_writer *w, struct agent_state *ag,
+    const struct ingest_item *it, uint64_t now)
+    __attribute__((warn_unused_result));
 
 /* ingest.c: the writer; reports are ACKed after their COMMIT */
 struct ingest;
 struct calendar;
-enum ingest_kind { ITEM_REPORT, ITEM_TICK, ITEM_DELIVERY, ITEM_STATUS };
+enum ingest_kind {
+	ITEM_REPORT, ITEM_TICK, ITEM_DELIVERY, ITEM_STATUS, ITEM_PROBE
+};
 struct ingest_item {
 	enum ingest_kind kind;
-	/* ITEM_REPORT */
-	struct wire_report rep;
+	/* ITEM_REPORT and ITEM_PROBE: sequenced, acknowledged after COMMIT */
+	uint64_t epoch, seq;	/* copies of the message's */
+	struct wire_report rep;	/* ITEM_REPORT */
+	struct wire_probe probe; /* ITEM_PROBE */
 	struct agent_state *ag;
 	struct conn *conn;	/* holds a reference (conn_ref) */
 	char peer[64];
@@ -202,7 +211,8 @@ void ingest_reload(struct ingest *in, const struct collector_conf *conf,
     const struct calendar *cal, void (*applied)(void *), void *arg);
 struct outbox;
 void ingest_set_outbox(struct ingest *in, struct outbox *o);
-/* Queue a decoded report; takes ownership of item (and item->rep). */
+/* Queue a decoded report or probe round (kind, epoch and seq set), or a
+ * status; takes ownership of item (and item->rep). */
 void ingest_push(struct ingest *in, struct ingest_item *item);
 /* Record the outcome of a notification attempt. */
 void ingest_delivery(struct ingest *in, int64_t msg_id, bool ok,
@@ -212,6 +222,8 @@ uint64_t ingest_duplicates_total(const struct ingest *in);
 /* Stop after the transaction in flight; cb runs once nothing is pending. */
 void ingest_close(struct ingest *in, void (*cb)(void *), void *arg);
 uint64_t ingest_stored_total(const struct ingest *in);
+/* Probe rounds stored since the start. */
+uint64_t ingest_probes_total(const struct ingest *in);
 
 /* server.c: the agents' TCP endpoint */
 struct server;
@@ -401,6 +413,8 @@ struct history_args {
 /* 0, 1 when there is no such port, -1 on a database error. */
 int query_port_history(sqlite3 *db, const struct history_args *a, FILE *out);
 int query_agents(sqlite3 *db, const char *school, bool json, FILE *out);
+/* The latest latency round of every (school, agent, probe label). */
+int query_probes(sqlite3 *db, const char *school, bool json, FILE *out);
 /* {"generated_at": now, key: rows} to out (rows is taken). */
 int print_listing(FILE *out, const char *key, struct json_t *rows);
 

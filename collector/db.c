@@ -225,6 +225,33 @@ static const char *const migrations[] = {
     "  ends_at, reason, created_by, created_at FROM maintenance;"
     "DROP TABLE maintenance;"
     "ALTER TABLE maintenance_new RENAME TO maintenance;",
+
+    /*
+     * 8: the agents' TCP-connect latency rounds (PROBE), one row a round
+     * and target (label). RTTs are NULL when nothing answered, the jitter
+     * when fewer than two did. probe_last points at each (agent, label)'s
+     * newest round, so listing the latest ones reads one row each instead
+     * of scanning a year of rounds.
+     */
+    "CREATE TABLE probe_latency("
+    "  agent_id INTEGER NOT NULL REFERENCES agents(id),"
+    "  school TEXT NOT NULL,"
+    "  label TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  t_ms INTEGER NOT NULL,"
+    "  interval_ms INTEGER NOT NULL,"
+    "  sent INTEGER NOT NULL,"
+    "  answered INTEGER NOT NULL,"
+    "  rtt_min_us INTEGER, rtt_avg_us INTEGER, rtt_max_us INTEGER,"
+    "  jitter_us INTEGER,"
+    "  error TEXT NOT NULL DEFAULT '',"
+    "  PRIMARY KEY(agent_id, label, t_ms)) WITHOUT ROWID;"
+    "CREATE INDEX probe_latency_school ON probe_latency(school, label, t_ms);"
+    "CREATE TABLE probe_last("
+    "  agent_id INTEGER NOT NULL REFERENCES agents(id),"
+    "  label TEXT NOT NULL,"
+    "  t_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(agent_id, label)) WITHOUT ROWID;",
 };
 
 /* State held longer than this many poll intervals without data is a gap. */
@@ -361,7 +388,7 @@ enum {
 	ST_AGENT_GET, ST_AGENT_ADD, ST_AGENT_SEQ, ST_SWITCH_GET, ST_SWITCH_ADD,
 	ST_SWITCH_SET, ST_PORT_GET, ST_PORT_ADD, ST_PORT_SET, ST_STATE_ADD,
 	ST_STATE_EXTEND, ST_RATE_ADD, ST_AGENT_HEARD, ST_AGENT_STATUS,
-	ST_ROLLUP_DIRTY, ST_COUNT
+	ST_ROLLUP_DIRTY, ST_PROBE_ADD, ST_PROBE_LAST, ST_COUNT
 };
 
 static const char *const writer_sql[ST_COUNT] = {
@@ -397,6 +424,15 @@ static const char *const writer_sql[ST_COUNT] = {
 			" last_heard = ? WHERE id = ?",
     [ST_ROLLUP_DIRTY] = "INSERT OR REPLACE INTO rollup_dirty(hour, marked_at)"
 			" VALUES(?, ?)",
+    /* A second round in the same ms (a clock set back) replaces the
+     * first: the key is (agent, label, time). */
+    [ST_PROBE_ADD] = "INSERT OR REPLACE INTO probe_latency(agent_id, school,"
+		     " label, target, t_ms, interval_ms, sent, answered,"
+		     " rtt_min_us, rtt_avg_us, rtt_max_us, jitter_us, error)"
+		     " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_PROBE_LAST] = "INSERT INTO probe_last(agent_id, label, t_ms)"
+		      " VALUES(?1, ?2, ?3) ON CONFLICT(agent_id, label)"
+		      " DO UPDATE SET t_ms = ?3 WHERE ?3 >= t_ms",
 };
 
 struct db_writer {
@@ -654,6 +690,50 @@ db_store_status(struct db_writer *w, struct agent_state *ag,
 	return step_done(st);
 }
 
+/*
+ * The sequence path every REPORT and PROBE takes: the agent's row, when it
+ * was last heard, and whether this seq of this epoch is new. Returns 1
+ * new, 0 duplicate (stored before), -1 on error.
+ */
+static int
+seq_begin(struct db_writer *w, struct agent_state *ag,
+    const struct ingest_item *it, uint64_t t_ms, uint64_t now)
+{
+	sqlite3_stmt *st;
+
+	if (agent_row(w, ag, it->school, t_ms) != 0)
+		return -1;
+	st = w->st[ST_AGENT_HEARD];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 2, ag->w_id);
+	if (step_done(st) != 0)
+		return -1;
+	if (it->epoch != ag->w_epoch) {
+		/* The agent started a new sequence space (new spool). */
+		ag->w_epoch = it->epoch;
+		ag->w_last_seq = 0;
+	}
+	return it->seq > ag->w_last_seq ? 1 : 0;
+}
+
+/* The message is stored: the agent has everything up to its seq. */
+static int
+seq_end(struct db_writer *w, struct agent_state *ag,
+    const struct ingest_item *it, uint64_t t_ms)
+{
+	sqlite3_stmt *st = w->st[ST_AGENT_SEQ];
+
+	ag->w_last_seq = it->seq;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ag->w_epoch);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)ag->w_last_seq);
+	sqlite3_bind_text(st, 3, it->school, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, it->peer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)t_ms);
+	sqlite3_bind_text(st, 6, it->software, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, ag->w_id);
+	return step_done(st);
+}
+
 int
 db_store_report(struct db_writer *w, struct agent_state *ag,
     const struct ingest_item *it, uint64_t now, int64_t *switch_idp)
@@ -661,21 +741,10 @@ db_store_report(struct db_writer *w, struct agent_state *ag,
 	const struct wire_report *rep = &it->rep;
 	sqlite3_stmt *st;
 	int64_t switch_id;
+	int rc;
 
-	if (agent_row(w, ag, it->school, rep->t_ms) != 0)
-		return -1;
-	st = w->st[ST_AGENT_HEARD];
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
-	sqlite3_bind_int64(st, 2, ag->w_id);
-	if (step_done(st) != 0)
-		return -1;
-	if (rep->epoch != ag->w_epoch) {
-		/* The agent started a new sequence space (new spool). */
-		ag->w_epoch = rep->epoch;
-		ag->w_last_seq = 0;
-	}
-	if (rep->seq <= ag->w_last_seq)
-		return 0;
+	if ((rc = seq_begin(w, ag, it, rep->t_ms, now)) <= 0)
+		return rc;
 	switch_id = switch_row(w, ag->w_id, rep->switch_name);
 	*switch_idp = switch_id;
 	if (switch_id < 0)
@@ -704,16 +773,45 @@ db_store_report(struct db_writer *w, struct agent_state *ag,
 		if (step_done(st) != 0)
 			return -1;
 	}
-	ag->w_last_seq = rep->seq;
-	st = w->st[ST_AGENT_SEQ];
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)ag->w_epoch);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)ag->w_last_seq);
-	sqlite3_bind_text(st, 3, it->school, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, it->peer, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)rep->t_ms);
-	sqlite3_bind_text(st, 6, it->software, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, ag->w_id);
+	if (seq_end(w, ag, it, rep->t_ms) != 0)
+		return -1;
+	return 1;
+}
+
+int
+db_store_probe(struct db_writer *w, struct agent_state *ag,
+    const struct ingest_item *it, uint64_t now)
+{
+	const struct wire_probe *p = &it->probe;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = seq_begin(w, ag, it, p->t_ms, now)) <= 0)
+		return rc;
+	st = w->st[ST_PROBE_ADD];
+	sqlite3_bind_int64(st, 1, ag->w_id);
+	sqlite3_bind_text(st, 2, it->school, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, p->label, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, p->target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)p->t_ms);
+	sqlite3_bind_int64(st, 6, p->interval_ms);
+	sqlite3_bind_int64(st, 7, p->sent);
+	sqlite3_bind_int64(st, 8, p->answered);
+	if (p->answered > 0) { /* else NULL: not measured, not 0 */
+		sqlite3_bind_int64(st, 9, p->rtt_min_us);
+		sqlite3_bind_int64(st, 10, p->rtt_avg_us);
+		sqlite3_bind_int64(st, 11, p->rtt_max_us);
+	}
+	if (p->answered > 1)
+		sqlite3_bind_int64(st, 12, p->jitter_us);
+	sqlite3_bind_text(st, 13, p->error, -1, SQLITE_STATIC);
 	if (step_done(st) != 0)
+		return -1;
+	st = w->st[ST_PROBE_LAST];
+	sqlite3_bind_int64(st, 1, ag->w_id);
+	sqlite3_bind_text(st, 2, p->label, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)p->t_ms);
+	if (step_done(st) != 0 || seq_end(w, ag, it, p->t_ms) != 0)
 		return -1;
 	return 1;
 }

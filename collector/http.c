@@ -554,6 +554,8 @@ job_work(uv_work_t *w)
 			rc = query_switches(db, j->school, true, m);
 		else if (strcmp(j->listing, "agents") == 0)
 			rc = query_agents(db, j->school, true, m);
+		else if (strcmp(j->listing, "probes") == 0)
+			rc = query_probes(db, j->school, true, m);
 		else
 			rc = query_alerts(db, j->school, j->open_only, j->limit,
 			    true, m);
@@ -982,7 +984,7 @@ route(struct http_server *h, struct MHD_Connection *conn, const char *url,
     const char *method, struct request *rq, const char *peer)
 {
 	static const char *const listings[] = {"schools", "ports", "switches",
-	    "agents", "alerts"};
+	    "agents", "probes", "alerts"};
 	const char *school = arg(conn, "school");
 	/* HEAD is GET without the body (libmicrohttpd drops it). */
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||

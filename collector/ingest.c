@@ -36,7 +36,7 @@ struct ingest {
 	bool busy, retrying, paused, closing, tick_queued;
 	int result;
 	/* Added on the worker thread, read by /metrics on the loop. */
-	_Atomic uint64_t stored, duplicates;
+	_Atomic uint64_t stored, duplicates, probes;
 	uint64_t batches;
 	void (*close_cb)(void *);
 	void *close_arg;
@@ -51,6 +51,13 @@ struct ingest {
 static void start_batch(struct ingest *in);
 static void apply_reload(struct ingest *in);
 static void on_retry(uv_timer_t *t);
+
+/* Items that carry an agent's sequence number (acknowledged after COMMIT). */
+static bool
+item_sequenced(const struct ingest_item *it)
+{
+	return it->kind == ITEM_REPORT || it->kind == ITEM_PROBE;
+}
 
 static void
 item_free(struct ingest_item *it)
@@ -68,7 +75,7 @@ work_cb(uv_work_t *req)
 {
 	struct ingest *in = container_of(req, struct ingest, work);
 	uint64_t now = time_now_ms();
-	size_t stored = 0, duplicates = 0;
+	size_t stored = 0, duplicates = 0, probes = 0;
 	int rc = 0;
 
 	in->result = -1;
@@ -100,6 +107,13 @@ work_cb(uv_work_t *req)
 		case ITEM_STATUS:
 			rc = db_store_status(in->w, it->ag, it, now);
 			break;
+		case ITEM_PROBE:
+			rc = db_store_probe(in->w, it->ag, it, now);
+			if (rc == 0)
+				duplicates++;
+			if (rc == 1)
+				probes++;
+			break;
 		}
 	}
 	if (rc < 0 || db_commit(in->w) != 0) {
@@ -116,6 +130,7 @@ work_cb(uv_work_t *req)
 	in->result = 0;
 	in->stored += stored;
 	in->duplicates += duplicates;
+	in->probes += probes;
 	in->batches++;
 	if (in->outbox &&
 	    alerts_due(in->ae, now, &in->due, &in->n_due) != 0)
@@ -144,9 +159,9 @@ on_handle_closed(uv_handle_t *h)
 	db_writer_free(in->w);
 	free(in->queue);
 	free(in->batch);
-	log_info("writer: %llu reports stored, %llu duplicates ignored, "
-		 "%llu transactions",
-	    (unsigned long long)in->stored,
+	log_info("writer: %llu reports and %llu probe rounds stored, %llu "
+		 "duplicates ignored, %llu transactions",
+	    (unsigned long long)in->stored, (unsigned long long)in->probes,
 	    (unsigned long long)in->duplicates,
 	    (unsigned long long)in->batches);
 	finish_close(in);
@@ -164,7 +179,7 @@ maybe_closed(struct ingest *in)
 	if (in->q_len > 0 && !in->retrying)
 		return; /* still draining */
 	for (size_t i = 0; i < in->q_len; i++) {
-		reports += in->queue[i]->kind == ITEM_REPORT;
+		reports += item_sequenced(in->queue[i]);
 		item_free(in->queue[i]);
 	}
 	if (reports > 0)
@@ -216,17 +231,15 @@ after_work_cb(uv_work_t *req, int status)
 			in->tick_queued = false;
 		if (it->kind == ITEM_DELIVERY && in->outbox)
 			outbox_recorded(in->outbox, it->msg_id);
-		if (it->kind == ITEM_REPORT) {
+		if (item_sequenced(it)) {
 			struct agent_state *ag = it->ag;
 
-			if (it->rep.epoch == ag->epoch &&
-			    it->rep.seq > ag->acked_seq)
-				ag->acked_seq = it->rep.seq;
+			if (it->epoch == ag->epoch && it->seq > ag->acked_seq)
+				ag->acked_seq = it->seq;
 			/* One cumulative ACK per run of one connection. */
-			if (next == NULL || next->kind != ITEM_REPORT ||
+			if (next == NULL || !item_sequenced(next) ||
 			    next->conn != it->conn)
-				conn_send_ack(it->conn, it->rep.epoch,
-				    it->rep.seq);
+				conn_send_ack(it->conn, it->epoch, it->seq);
 		}
 		item_free(it);
 	}
@@ -407,6 +420,12 @@ uint64_t
 ingest_stored_total(const struct ingest *in)
 {
 	return in->stored;
+}
+
+uint64_t
+ingest_probes_total(const struct ingest *in)
+{
+	return in->probes;
 }
 
 uint64_t

@@ -55,6 +55,8 @@ usage(FILE *f)
 	    "  switches [--school CODE] every switch: answering or not, and why\n"
 	    "  agents [--school CODE]  every agent: reporting or silent, its\n"
 	    "                          sequence and what its spool dropped\n"
+	    "  probes [--school CODE]  every probe target's latest round: TCP\n"
+	    "                          connects answered, loss %%, RTT, jitter\n"
 	    "  alerts [--open] [--school CODE]   alerts, newest first\n"
 	    "  alerts ack ID --by NAME acknowledge an alert\n"
 	    "  maintenance add --school CODE [--switch NAME] [--from TIME]\n"
@@ -82,8 +84,8 @@ usage(FILE *f)
 	    "  -d, --debug         verbose logging\n"
 	    "      --print-config  print the config with every default filled in\n"
 	    "      --config-help   list every config key with its range and default\n"
-	    "      --json          print JSON (schools, ports, switches, alerts,\n"
-	    "                      maintenance list)\n"
+	    "      --json          print JSON (schools, ports, switches, agents,\n"
+	    "                      probes, alerts, maintenance list)\n"
 	    "  TIME is \"now\" or \"YYYY-MM-DD HH:MM\" in the calendar's local time.\n"
 	    "  -V, --version       print the version\n"
 	    "  -h, --help          this help\n",
@@ -420,6 +422,8 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 		rc = query_switches(c->db, o->school, o->json, stdout);
 	else if (strcmp(cmd, "agents") == 0)
 		rc = query_agents(c->db, o->school, o->json, stdout);
+	else if (strcmp(cmd, "probes") == 0)
+		rc = query_probes(c->db, o->school, o->json, stdout);
 	else if (strcmp(cmd, "enroll") == 0 && argc == 0)
 		rc = cmd_enroll(c->db, o->school, o->maint.duration);
 	else if (strcmp(cmd, "keys") == 0)
@@ -514,7 +518,7 @@ main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static const char *const commands[] = {"serve", "ports", "switches",
-	    "agents", "enroll", "keys",
+	    "agents", "probes", "enroll", "keys",
 	    "schools", "alerts", "maintenance", "import", "export",
 	    "notify-test", "report", "tokens", NULL};
 	const char *path = "/etc/schoolnet/collector.conf", *cmd = "serve";

@@ -190,6 +190,14 @@ struct magent {
 	int64_t dropped, pending;
 };
 
+/* The latest latency round of one (agent, label). */
+struct mprobe {
+	struct lab labels;
+	uint64_t t_ms;
+	int64_t sent, answered;
+	double rtt_s, jitter_s;
+};
+
 struct mcause {
 	char *name;
 	struct lab labels;
@@ -209,6 +217,8 @@ struct metrics {
 	size_t n_towns;
 	struct magent *agents;
 	size_t n_agents;
+	struct mprobe *probes;
+	size_t n_probes;
 	struct mcause *causes;
 	size_t n_causes;
 	int64_t outbox_backlog;
@@ -562,6 +572,46 @@ load_agents(sqlite3 *db, uint64_t now, struct metrics *m)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Mirrors query_probes: each (agent, label)'s newest round. */
+static int
+load_probes(sqlite3 *db, struct metrics *m)
+{
+	static const char sql[] =
+	    "SELECT p.school, a.name, p.target, p.label, p.t_ms, p.sent,"
+	    " p.answered, p.rtt_avg_us, p.jitter_us"
+	    " FROM probe_last l JOIN agents a ON a.id = l.agent_id"
+	    " JOIN probe_latency p ON p.agent_id = l.agent_id"
+	    "  AND p.label = l.label AND p.t_ms = l.t_ms"
+	    " ORDER BY p.school, a.name, p.label";
+	struct sbuf *b = &m->arena;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prepare(db, sql, &st) != 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t start = b->len;
+		struct mprobe *p;
+
+		m->probes =
+		    grow(m->probes, &m->n_probes, sizeof(*p), (void **)&p);
+		p->t_ms = (uint64_t)sqlite3_column_int64(st, 4);
+		p->sent = sqlite3_column_int64(st, 5);
+		p->answered = sqlite3_column_int64(st, 6);
+		p->rtt_s = is_null(st, 7) ? NAN
+					   : sqlite3_column_int64(st, 7) / 1e6;
+		p->jitter_s = is_null(st, 8) ? NAN
+					      : sqlite3_column_int64(st, 8) / 1e6;
+		sb_label(b, start, "school", text(st, 0));
+		sb_label(b, start, "agent", text(st, 1));
+		sb_label(b, start, "target", text(st, 2));
+		sb_label(b, start, "label", text(st, 3));
+		p->labels = lab_since(b, start);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static struct mcause *
 cause_add(struct metrics *m, const char *name)
 {
@@ -637,6 +687,7 @@ metrics_free(struct metrics *m)
 	free(m->schools);
 	free(m->towns);
 	free(m->agents);
+	free(m->probes);
 	free(m->causes);
 }
 
@@ -914,6 +965,41 @@ write_agents(FILE *out, const struct metrics *m)
 			    (double)m->agents[i].pending);
 }
 
+/* Absent rather than NaN when a round could not measure it. */
+static void
+write_probes(FILE *out, const struct metrics *m)
+{
+	family(out, "probe_rtt_seconds", "gauge",
+	    "Average TCP connect time of the target's latest round (absent "
+	    "when no connect was answered).");
+	for (size_t i = 0; i < m->n_probes; i++)
+		if (!isnan(m->probes[i].rtt_s))
+			sample(out, m, "probe_rtt_seconds", m->probes[i].labels,
+			    NULL, m->probes[i].rtt_s);
+	family(out, "probe_loss_ratio", "gauge",
+	    "Share of the latest round's connects not answered in time "
+	    "(0 to 1).");
+	for (size_t i = 0; i < m->n_probes; i++)
+		if (m->probes[i].sent > 0)
+			sample(out, m, "probe_loss_ratio", m->probes[i].labels,
+			    NULL,
+			    (double)(m->probes[i].sent - m->probes[i].answered) /
+				(double)m->probes[i].sent);
+	family(out, "probe_jitter_seconds", "gauge",
+	    "Mean difference of consecutive connect times in the latest round "
+	    "(absent when fewer than two were answered).");
+	for (size_t i = 0; i < m->n_probes; i++)
+		if (!isnan(m->probes[i].jitter_s))
+			sample(out, m, "probe_jitter_seconds",
+			    m->probes[i].labels, NULL, m->probes[i].jitter_s);
+	family(out, "probe_last_timestamp_seconds", "gauge",
+	    "When the target's latest round started (Unix time).");
+	for (size_t i = 0; i < m->n_probes; i++)
+		sample(out, m, "probe_last_timestamp_seconds",
+		    m->probes[i].labels, NULL,
+		    (double)m->probes[i].t_ms / 1000.0);
+}
+
 static void
 write_collector(
     FILE *out, const struct metrics *m, const struct metrics_stats *st)
@@ -933,7 +1019,8 @@ write_collector(
 	        "Reports stored since the collector started.",
 	        offsetof(struct metrics_stats, reports_stored)},
 	    {"collector_duplicates_total", "counter",
-	        "Reports received again and not stored, since the start.",
+	        "Reports and probe rounds received again and not stored, since "
+	        "the start.",
 	        offsetof(struct metrics_stats, duplicates)},
 	    {"collector_writer_queue_depth", "gauge",
 	        "Reports waiting for the database writer.",
@@ -989,7 +1076,8 @@ metrics_write(FILE *out, sqlite3 *db, const struct policy_conf *pc,
 	/* In this order: ports use the maps, schools the ports. */
 	if (load_maps(db, &m) != 0 || load_ports(db, pc, now, &m) != 0 ||
 	    load_schools(db, pc, &m) != 0 || load_agents(db, now, &m) != 0 ||
-	    load_alerts(db, &m) != 0 || load_outbox(db, &m) != 0) {
+	    load_probes(db, &m) != 0 || load_alerts(db, &m) != 0 ||
+	    load_outbox(db, &m) != 0) {
 		log_warnx("metrics: %s", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -997,6 +1085,7 @@ metrics_write(FILE *out, sqlite3 *db, const struct policy_conf *pc,
 	write_schools(out, &m);
 	write_towns(out, &m);
 	write_agents(out, &m);
+	write_probes(out, &m);
 	write_collector(out, &m, st);
 	rc = 0;
 out:

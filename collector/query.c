@@ -586,6 +586,82 @@ query_agents(sqlite3 *db, const char *school, bool json, FILE *out)
 	return finish(db, st, rc, "agents", rows, json, out);
 }
 
+/*
+ * Through probe_last: one row per (agent, label), its newest round. A
+ * round is fresh while the next is not overdue (2.5 of its intervals).
+ */
+int
+query_probes(sqlite3 *db, const char *school, bool json, FILE *out)
+{
+	static const char sql[] =
+	    "SELECT p.school, a.name, p.label, p.target, p.t_ms, p.interval_ms,"
+	    " p.sent, p.answered, p.rtt_min_us, p.rtt_avg_us, p.rtt_max_us,"
+	    " p.jitter_us, p.error"
+	    " FROM probe_last l JOIN agents a ON a.id = l.agent_id"
+	    " JOIN probe_latency p ON p.agent_id = l.agent_id"
+	    "  AND p.label = l.label AND p.t_ms = l.t_ms"
+	    " WHERE ?1 IS NULL OR p.school = ?1"
+	    " ORDER BY p.school, p.label, a.name";
+	uint64_t now = time_now_ms();
+	json_t *rows = json_array();
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prepare(db, sql, school, &st) != 0) {
+		json_decref(rows);
+		return 1;
+	}
+	if (!json)
+		fprintf(out, "%-8s %-10s %-12s %-24s %-20s %7s %6s  %s\n",
+		    "school", "agent", "label", "target", "time", "answer",
+		    "loss", "rtt avg (min..max), jitter");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t t = (uint64_t)sqlite3_column_int64(st, 4);
+		int64_t interval = sqlite3_column_int64(st, 5);
+		int64_t sent = sqlite3_column_int64(st, 6);
+		int64_t answered = sqlite3_column_int64(st, 7);
+		bool fresh = now < t ||
+		    now - t <= (uint64_t)((double)interval * FRESH_INTERVALS) +
+			1000;
+		double loss = sent > 0 ? 100.0 * (double)(sent - answered) /
+			(double)sent : 0;
+		char when[32], rtt[96] = "-";
+
+		if (!json) {
+			time_iso8601(t, when, sizeof(when));
+			if (answered > 0)
+				snprintf(rtt, sizeof(rtt),
+				    "%.1f ms (%.1f..%.1f), %s%.1f ms",
+				    sqlite3_column_int64(st, 9) / 1000.0,
+				    sqlite3_column_int64(st, 8) / 1000.0,
+				    sqlite3_column_int64(st, 10) / 1000.0,
+				    answered > 1 ? "" : "no jitter ",
+				    sqlite3_column_int64(st, 11) / 1000.0);
+			fprintf(out, "%-8s %-10s %-12s %-24s %-20s %3lld/%-3lld "
+				     "%5.1f%%  %s%s%s%s\n",
+			    text(st, 0), text(st, 1), text(st, 2), text(st, 3),
+			    when, (long long)answered, (long long)sent, loss,
+			    rtt, fresh ? "" : " (stale)",
+			    *text(st, 12) ? "; " : "", text(st, 12));
+			continue;
+		}
+		json_array_append_new(rows,
+		    json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:b, s:I, s:I,"
+			      " s:o, s:o, s:o, s:o, s:o, s:s}",
+			"school", text(st, 0), "agent", text(st, 1), "label",
+			text(st, 2), "target", text(st, 3), "time",
+			db_col_time(st, 4), "interval_s",
+			(json_int_t)(interval / 1000), "fresh", fresh, "sent",
+			(json_int_t)sent, "answered", (json_int_t)answered,
+			"loss_pct", sent > 0 ? json_real(loss) : json_null(),
+			"rtt_min_us", int_or_null(st, 8), "rtt_avg_us",
+			int_or_null(st, 9), "rtt_max_us", int_or_null(st, 10),
+			"jitter_us", int_or_null(st, 11), "error",
+			text(st, 12)));
+	}
+	return finish(db, st, rc, "probes", rows, json, out);
+}
+
 /* The newest port of that name on the school's switches; 0 if none. */
 static int64_t
 history_port(sqlite3 *db, const struct history_args *a)

@@ -23,6 +23,7 @@ struct conn {
 	uint64_t epoch;
 	int refs;		/* the open connection + queued reports */
 	bool closing, failing, reading, throttled;
+	bool got_bytes;		/* the peer has sent something */
 	uint64_t failing_since;	/* conn_fail: the ERROR frame may never drain */
 	uint64_t last_frame;	/* when the last whole frame arrived (or we
 				   began reading: the clock for hello and
@@ -333,6 +334,38 @@ handle_hello(struct conn *c, const uint8_t *p, size_t len)
 	    (unsigned long long)ag->acked_seq);
 }
 
+/*
+ * A decoded REPORT or PROBE (it->kind set) goes to the writer, which
+ * stores, de-duplicates and acknowledges both alike: one sequence per
+ * agent epoch. The epoch must be the HELLO's. Takes it.
+ */
+static void
+conn_push_sequenced(struct conn *c, struct ingest_item *it, uint64_t epoch,
+    uint64_t seq)
+{
+	if (epoch != c->epoch) {
+		const char *what = wire_type_name(it->kind == ITEM_REPORT
+			? WIRE_REPORT : WIRE_PROBE);
+
+		if (it->kind == ITEM_REPORT)
+			wire_report_free(&it->rep);
+		free(it);
+		conn_fail(c, WIRE_ERR_PROTOCOL,
+		    "%s for another epoch than the HELLO's", what);
+		return;
+	}
+	it->epoch = epoch;
+	it->seq = seq;
+	it->ag = c->ag;
+	it->conn = c;
+	conn_ref(c);
+	snprintf(it->peer, sizeof(it->peer), "%s", c->peer);
+	snprintf(it->school, sizeof(it->school), "%s", c->ag->school);
+	snprintf(it->software, sizeof(it->software), "%s", c->ag->software);
+	c->reports++;
+	ingest_push(c->s->ingest, it);
+}
+
 static void
 handle_frame(struct conn *c, const struct wire_header *h, const uint8_t *p)
 {
@@ -382,23 +415,20 @@ handle_frame(struct conn *c, const struct wire_header *h, const uint8_t *p)
 			    wire_strerror(rc));
 			return;
 		}
-		if (it->rep.epoch != c->epoch) {
-			wire_report_free(&it->rep);
+		it->kind = ITEM_REPORT;
+		conn_push_sequenced(c, it, it->rep.epoch, it->rep.seq);
+		return;
+	case WIRE_PROBE:
+		conn_spend_token(c);
+		it = xcalloc(1, sizeof(*it));
+		if ((rc = wire_decode_probe(p, h->length, &it->probe)) != 0) {
 			free(it);
-			conn_fail(c, WIRE_ERR_PROTOCOL,
-			    "REPORT for another epoch than the HELLO's");
+			conn_fail(c, WIRE_ERR_PROTOCOL, "bad PROBE: %s",
+			    wire_strerror(rc));
 			return;
 		}
-		it->kind = ITEM_REPORT;
-		it->ag = c->ag;
-		it->conn = c;
-		conn_ref(c);
-		snprintf(it->peer, sizeof(it->peer), "%s", c->peer);
-		snprintf(it->school, sizeof(it->school), "%s", c->ag->school);
-		snprintf(it->software, sizeof(it->software), "%s",
-		    c->ag->software);
-		c->reports++;
-		ingest_push(c->s->ingest, it);
+		it->kind = ITEM_PROBE;
+		conn_push_sequenced(c, it, it->probe.epoch, it->probe.seq);
 		return;
 	case WIRE_PING:
 		buf_init(&frame, WIRE_HEADER_LEN);
@@ -461,10 +491,21 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 {
 	struct conn *c = st->data;
 
+	if (n < 0 && !c->got_bytes && c->ag == NULL) {
+		/* Connected and hung up without a byte: the agents' latency
+		 * probes time TCP connects to the collector ([probe]). */
+		log_debug("peer %s: closed before sending anything (%s): a "
+			  "connect probe?",
+		    c->peer, n == UV_EOF ? "end of stream" : uv_strerror((int)n));
+		conn_close(c, NULL);
+		return;
+	}
 	if (n < 0) {
 		conn_close(c, n == UV_EOF ? "peer closed" : uv_strerror((int)n));
 		return;
 	}
+	if (n > 0)
+		c->got_bytes = true;
 	if (c->tls == NULL) {
 		buf_commit(&c->in, (size_t)n);
 		conn_frames(c);

@@ -133,7 +133,23 @@ county(void)
 	    " ('r', 'raise', '{}', 0, 0, NULL, NULL),"
 	    " ('r', 'raise', '{}', 0, 0, NULL, NULL),"
 	    " ('r', 'raise', '{}', 0, 0, 1, NULL),"
-	    " ('r', 'raise', '{}', 0, 0, NULL, 1);");
+	    " ('r', 'raise', '{}', 0, 0, NULL, 1);"
+	    /* a1's rounds: collector (an older one, then 4 of 5 answered)
+	     * and dns (nothing answered); a3's one round, answered once. */
+	    "INSERT INTO probe_latency(agent_id, school, label, target, t_ms,"
+	    " interval_ms, sent, answered, rtt_min_us, rtt_avg_us, rtt_max_us,"
+	    " jitter_us, error) VALUES"
+	    " (1, 's001', 'collector', '10.0.0.1:7470', 1700000000000, 60000,"
+	    "  5, 5, 900, 1000, 1100, 50, ''),"
+	    " (1, 's001', 'collector', '10.0.0.1:7470', 1700000060500, 60000,"
+	    "  5, 4, 98000, 101500, 106000, 3100, ''),"
+	    " (1, 's001', 'dns', '[2001:db8::53]:53', 1700000060000, 60000,"
+	    "  5, 0, NULL, NULL, NULL, NULL, 'cannot resolve'),"
+	    " (3, 's003', 'collector', '10.0.0.1:7470', 1700000000000, 60000,"
+	    "  3, 1, 2000, 2000, 2000, NULL, '');"
+	    "INSERT INTO probe_last(agent_id, label, t_ms) VALUES"
+	    " (1, 'collector', 1700000060500), (1, 'dns', 1700000060000),"
+	    " (3, 'collector', 1700000000000);");
 	return db;
 }
 
@@ -318,6 +334,37 @@ Test(metrics, agents_alerts_collector)
 	sqlite3_close(db);
 }
 
+#define PR_COLL "{school=\"s001\",agent=\"a1\",target=\"10.0.0.1:7470\"," \
+	"label=\"collector\"}"
+#define PR_DNS "{school=\"s001\",agent=\"a1\"," \
+	"target=\"[2001:db8::53]:53\",label=\"dns\"}"
+#define PR_A3 "{school=\"s003\",agent=\"a3\",target=\"10.0.0.1:7470\"," \
+	"label=\"collector\"}"
+
+Test(metrics, probes)
+{
+	sqlite3 *db = county();
+	char *m = scrape(db);
+
+	/* The latest round only (the older one had 1 ms). */
+	LINE(m, "schoolnet_probe_rtt_seconds" PR_COLL " 0.1015");
+	LINE(m, "schoolnet_probe_loss_ratio" PR_COLL " 0.2");
+	LINE(m, "schoolnet_probe_jitter_seconds" PR_COLL " 0.0031");
+	LINE(m, "schoolnet_probe_last_timestamp_seconds" PR_COLL
+		" 1700000060.5");
+	/* Nothing answered: loss 1, no RTT or jitter to show. */
+	LINE(m, "schoolnet_probe_loss_ratio" PR_DNS " 1");
+	NO_PREFIX(m, "schoolnet_probe_rtt_seconds" PR_DNS);
+	NO_PREFIX(m, "schoolnet_probe_jitter_seconds" PR_DNS);
+	LINE(m, "schoolnet_probe_last_timestamp_seconds" PR_DNS " 1700000060");
+	/* One answer: an RTT, no jitter. */
+	LINE(m, "schoolnet_probe_rtt_seconds" PR_A3 " 0.002");
+	LINE(m, "schoolnet_probe_loss_ratio" PR_A3 " 0.666666666666667");
+	NO_PREFIX(m, "schoolnet_probe_jitter_seconds" PR_A3);
+	free(m);
+	sqlite3_close(db);
+}
+
 static const char *const families[] = {"port_speed_mbps", "port_up",
     "port_in_bytes_per_second", "port_out_bytes_per_second",
     "port_errors_per_minute", "port_fresh", "port_target_mbps",
@@ -325,7 +372,8 @@ static const char *const families[] = {"port_speed_mbps", "port_up",
     "school_recording_rooms", "school_compliant", "town_schools",
     "town_classrooms_below", "agent_last_heard_timestamp_seconds",
     "agent_reporting", "agent_spool_dropped", "agent_spool_pending",
-    "alerts_open", "collector_start_time_seconds",
+    "probe_rtt_seconds", "probe_loss_ratio", "probe_jitter_seconds",
+    "probe_last_timestamp_seconds", "alerts_open", "collector_start_time_seconds",
     "collector_agent_connections", "collector_handshakes",
     "collector_reports_stored_total", "collector_duplicates_total",
     "collector_writer_queue_depth", "collector_writer_queue_max",
