@@ -235,7 +235,9 @@ def main():
     for c in codes:
         with open(county.agents[c].log_path, encoding="utf-8", errors="replace") as f:
             failed_polls = len(re.findall(r"switch access1 \([^)]*\): (?!answering)", f.read()))
-        n_reports = stored[c]["last_seq"]
+        # Probe rounds ([probe], the collector by default) share the
+        # sequence with the reports.
+        n_reports = stored[c]["last_seq"] - h.probe_rounds(county.db, c)
         expect = n_reports - starts[c]
         ports = db.execute(
             "SELECT p.id, p.if_name FROM ports p JOIN switches s ON s.id = p.switch_id"

@@ -116,8 +116,10 @@ def main():
     conf = os.path.join(county.dir, "agents", "%s-full.conf" % code)
     switches = [{"name": "sw%02d" % i, "address": sw["address"], "community": sw["community"]}
                 for i in range(1, SWITCHES + 1)]
+    # No probe rounds: the arithmetic below counts reports by their
+    # sequence numbers, and probe rounds would share them.
     text = gen_county.agent_conf_text(code, county.collector_addr, spool, POLL, switches,
-                                      timeout=1, retries=1)
+                                      timeout=1, retries=1, probe={"targets": "none"})
     # The same [agent] lines as the county's own config for this school
     # (e.g. its TLS key from `enroll`), plus the spool limit.
     extra = list(getattr(county, "keys", {}).get(code, []))

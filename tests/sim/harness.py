@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import signal
 import socket
 import subprocess
@@ -743,6 +744,23 @@ class County:
                 for i in sw["interfaces"]:
                     out[(s["code"], sw["name"], i["if_index"])] = i
         return out
+
+
+def probe_rounds(db_path, agent):
+    """Probe rounds (PROBE frames) the collector stored for `agent`. They
+    share the agent's sequence numbers with its reports, so a test that
+    counts reports by sequence number subtracts these."""
+    try:
+        db = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=5)
+    except sqlite3.Error:
+        return 0
+    try:
+        return db.execute("SELECT count(*) FROM probe_latency p JOIN agents a ON a.id = p.agent_id"
+                          " WHERE a.name = ?", (agent,)).fetchone()[0]
+    except sqlite3.Error:
+        return 0  # a collector without probes
+    finally:
+        db.close()
 
 
 # --- test runner -----------------------------------------------------------------
