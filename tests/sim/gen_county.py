@@ -443,7 +443,7 @@ def agent_conf_text(school, collector, spool, poll_interval, switches, timeout=N
 # --- main entry -------------------------------------------------------------
 
 def generate(out, snmp_port, collector, schools=12, seed=1, poll_interval=10,
-             snmp_host="127.0.0.1", timeout=None, retries=None):
+             snmp_host="127.0.0.1", timeout=None, retries=None, probe=None, collector_extra=None):
     """Write the county into `out`; return the manifest (also in manifest.json)."""
     if schools < 1:
         raise ValueError("need at least one school")
@@ -475,10 +475,11 @@ def generate(out, snmp_port, collector, schools=12, seed=1, poll_interval=10,
                                     poll_interval,
                                     [{"name": "access1", "address": snmp_addr,
                                       "community": "sw-%s" % p["code"]}],
-                                    timeout=timeout, retries=retries))
+                                    timeout=timeout, retries=retries, probe=probe))
 
     with open(os.path.join(out, "collector.conf"), "w", encoding="utf-8") as f:
-        f.write(collector_conf_text(collector, os.path.join(out, "collector.db")))
+        f.write(collector_conf_text(collector, os.path.join(out, "collector.db"),
+                                    extra=collector_extra))
 
     with open(os.path.join(out, "inventory.csv"), "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")

@@ -311,11 +311,14 @@ def _snmp_auth(community=None, v3=None):
     return ["-v2c", "-c", community]
 
 
-def snmp_cmd(tool, port, args, community=None, v3=None, timeout=1.0, retries=1, opts=()):
-    """Run a net-snmp tool against 127.0.0.1:port; args go after the address."""
+def snmp_cmd(tool, port, args, community=None, v3=None, timeout=1.0, retries=1, opts=(), node=None):
+    """Run a net-snmp tool against 127.0.0.1:port; args go after the address.
+    node: run it in that network namespace (a netlab Node), not here."""
     argv = ([tool] + _snmp_auth(community, v3)
             + ["-t", str(timeout), "-r", str(retries), "-On", "-Ot", "-Oe", "-Oq"] + list(opts)
             + ["127.0.0.1:%d" % port] + [str(a) for a in args])
+    if node is not None:
+        argv = node.exec_argv(argv)
     r = subprocess.run(argv, capture_output=True, env=snmp_env(), stdin=subprocess.DEVNULL,
                        timeout=(timeout * (retries + 1)) * 4 + 30)
     if r.returncode != 0:
@@ -413,9 +416,11 @@ def communities(data_dir):
 class Snmpsim:
     """snmpsimd serving every .snmprec under data_dir on 127.0.0.1:port (one
     community per file).  Runs as nobody from a private copy of the data in a
-    fresh /tmp dir (so the data dir's own permissions do not matter)."""
+    fresh /tmp dir (so the data dir's own permissions do not matter).  With
+    node (a netlab Node), on that namespace's loopback."""
 
-    def __init__(self, data_dir, port=None, log_path=None, startup_timeout=60):
+    def __init__(self, data_dir, port=None, log_path=None, startup_timeout=60, node=None):
+        self.node = node
         if not os.access(SNMPSIMD, os.X_OK):
             raise Skip("snmpsimd (%s) is not installed (Debian package snmpsim)" % SNMPSIMD)
         self.port = port or free_port("udp")
@@ -444,6 +449,8 @@ class Snmpsim:
         argv += ["--data-dir=" + self.data_dir, "--cache-dir=" + cache,
                 "--agent-udpv4-endpoint=" + self.address, "--logging-method=stderr"]
         argv += variation_aliases(self.data_dir)
+        if node is not None:
+            argv = node.exec_argv(argv)
         # snmpsimd logs every request; leave those out of failure reports.
         self.daemon = Daemon(argv, self.log_path, name="snmpsimd",
                              tail_skip=r"^(Request|Response) var-binds|^SNMP EngineID")
@@ -456,7 +463,7 @@ class Snmpsim:
                                   % (self.daemon.proc.returncode, self.daemon.tail(40)))
             try:
                 return snmp_get(self.port, "1.3.6.1.2.1.1.3.0", community=self.communities[0],
-                                timeout=0.5, retries=0)
+                                timeout=0.5, retries=0, node=self.node)
             except RuntimeError:
                 return None
         try:
@@ -465,7 +472,8 @@ class Snmpsim:
         except TestFailure:
             raise
         for c in self.communities[1:]:
-            snmp_get(self.port, "1.3.6.1.2.1.1.3.0", community=c, timeout=1, retries=2)
+            snmp_get(self.port, "1.3.6.1.2.1.1.3.0", community=c, timeout=1, retries=2,
+                     node=self.node)
 
     def get(self, community, oid):
         return snmp_get(self.port, oid, community=community)
@@ -663,19 +671,29 @@ def enroll(collector_bin, collector_conf, code, agent_conf=None):
 
 
 class County:
-    """gen_county output + snmpsimd + collector + agents, all on loopback."""
+    """gen_county output + snmpsimd + collector + agents, all on loopback.
 
-    def __init__(self, wd, schools=3, seed=1, poll_interval=3, timeout=None, retries=None):
+    With lab (a tests/sim/netlab.py Lab), across its link instead: the
+    collector in the district namespace (listening on its veth address),
+    snmpsimd and the agents in the school namespace.  probe: the agents'
+    [probe] keys (gen_county.agent_conf_text); collector_extra: more
+    [collector] keys."""
+
+    def __init__(self, wd, schools=3, seed=1, poll_interval=3, timeout=None, retries=None,
+                 lab=None, probe=None, collector_extra=None):
         self.wd = wd
+        self.lab = lab
         self.agent_bin, self.collector_bin = binaries()
         self.snmp_port = free_port("udp")
         self.collector_port = free_port("tcp")
-        self.collector_addr = "127.0.0.1:%d" % self.collector_port
+        self.collector_addr = "%s:%d" % (lab.district.addr if lab else "127.0.0.1",
+                                         self.collector_port)
         self.dir = wd.sub("county")
         self.logs = wd.sub("logs")
         self.manifest = gen_county.generate(self.dir, self.snmp_port, self.collector_addr,
                                             schools=schools, seed=seed, poll_interval=poll_interval,
-                                            timeout=timeout, retries=retries)
+                                            timeout=timeout, retries=retries, probe=probe,
+                                            collector_extra=collector_extra)
         self.conf = self.manifest["collector_conf"]
         self.db = self.manifest["database"]
         # TLS with per-agent keys is the default: enroll every school and
@@ -691,29 +709,38 @@ class County:
     def enroll(self, code, agent_conf=None):
         return enroll(self.collector_bin, self.conf, code, agent_conf)
 
+    def _in(self, where, argv):
+        """argv as run in the lab's `where` namespace (as is without a lab)."""
+        return argv if self.lab is None else self.lab.node(where).exec_argv(argv)
+
     def start_snmpsim(self):
         self.snmpsim = Snmpsim(self.manifest["snmp_data_dir"], self.snmp_port,
-                               log_path=os.path.join(self.logs, "snmpsimd.log"))
+                               log_path=os.path.join(self.logs, "snmpsimd.log"),
+                               node=self.lab.school if self.lab else None)
         return self.snmpsim
 
-    def start_collector(self, timeout=20):
+    def start_collector(self, timeout=20, argv_extra=()):
         check_config(self.collector_bin, self.conf)
-        self.collector = Daemon([self.collector_bin, "-c", self.conf],
+        self.collector = Daemon(self._in("district", [self.collector_bin, "-c", self.conf]
+                                         + list(argv_extra)),
                                 os.path.join(self.logs, "collector.log"), name="collector")
 
         def listening():
             if not self.collector.alive():
                 raise TestFailure("collector exited (%s):\n%s"
                                   % (self.collector.proc.returncode, self.collector.tail(40)))
+            if self.lab is not None:
+                return self.lab.district.listening(self.collector_port)
             return tcp_listening(self.collector_port)
         wait_until(listening, timeout, "collector to listen on %s" % self.collector_addr,
                    logs=[self.collector])
         return self.collector
 
-    def start_agent(self, code, conf=None):
+    def start_agent(self, code, conf=None, argv_extra=()):
         conf = conf or os.path.join(self.dir, "agents", "%s.conf" % code)
         check_config(self.agent_bin, conf)
-        d = Daemon([self.agent_bin, "-c", conf], os.path.join(self.logs, "agent-%s.log" % code),
+        d = Daemon(self._in("school", [self.agent_bin, "-c", conf] + list(argv_extra)),
+                   os.path.join(self.logs, "agent-%s.log" % code),
                    name="agent-%s" % code,
                    env={"SNMP_PERSISTENT_DIR": self.wd.sub("snmp-persist", code)})
         self.agents[code] = d
