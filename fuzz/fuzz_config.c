@@ -94,6 +94,7 @@ agent_print_shown(FILE *f, const void *p)
 	const struct agent_conf *conf = p;
 
 	cfg_print(f, shown_find(&agent_shown, "agent"), NULL, conf);
+	cfg_print(f, shown_find(&agent_shown, "probe"), NULL, &conf->probe);
 	for (size_t i = 0; i < conf->n_switches; i++)
 		cfg_print(f, shown_find(&agent_shown, "switch"),
 		    conf->switches[i].name, &conf->switches[i]);
@@ -234,6 +235,7 @@ roundtrip_agent(const struct agent_conf *conf)
 	const char *path;
 
 	check_fields(&agent_shown, "agent", conf);
+	check_fields(&agent_shown, "probe", &conf->probe);
 	for (size_t i = 0; i < conf->n_switches; i++)
 		check_fields(&agent_shown, "switch", &conf->switches[i]);
 	masked = print_mem(agent_print, conf);
