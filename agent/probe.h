@@ -59,14 +59,15 @@ void tcp_prober_close(struct tcp_prober *p);
 /* ---- probe_http.c --------------------------------------------------- */
 
 struct curl_runner;
+/* The first call also runs curl_global_init (once per process). */
 struct curl_runner *curl_runner_new(uv_loop_t *loop);
-/* Abandons transfers in flight (no more callbacks); frees once libuv is
- * done. */
+/* Abandons transfers in flight (no more callbacks, also when called from
+ * one); frees once libuv is done. */
 void curl_runner_close(struct curl_runner *cr);
 
 struct throughput_req {
-	const char *down_url;	/* GET: the server sends bytes=N */
-	const char *up_url;	/* POST: the server discards the body */
+	const char *down_url;	/* GET: the server sends bytes=N; NULL: skip */
+	const char *up_url;	/* POST: the body is discarded; NULL: skip */
 	const char *auth;	/* "Authorization: Bearer ..." header or NULL */
 	uint64_t max_bytes;	/* per direction, over all streams */
 	double max_seconds;	/* per direction */
@@ -80,7 +81,11 @@ struct throughput_result {
 	char error[256];	/* "" or what went wrong */
 };
 typedef void (*throughput_cb)(const struct throughput_result *r, void *arg);
-/* Download, then upload. 0, or -1 when one is already running. */
+/* Download, then upload (how bytes and time are counted: probe_http.c).
+ * 0, or -1 when one is already running or q is out of range (streams
+ * 1..16, max_bytes >= streams, 0 < max_seconds <= 300, auth one header
+ * line): then cb is never called. Else cb once, from the loop. The strings
+ * are copied. */
 int throughput_start(struct curl_runner *cr, const struct throughput_req *q,
     throughput_cb cb, void *arg);
 
@@ -92,10 +97,15 @@ struct host_check_req {
 struct host_check_result {
 	bool ok;		/* answered as expected */
 	long status;		/* HTTP/RTSP status, 0 if none */
-	uint32_t time_ms;	/* until the answer (RTSP: DESCRIBE's) */
+	uint32_t time_ms;	/* until the answer (HTTP: its first byte; RTSP:
+				 * DESCRIBE's, from the start of OPTIONS); with
+				 * none, until it failed */
 	char error[256];	/* "" or why not ok */
 };
 typedef void (*host_check_cb)(const struct host_check_result *r, void *arg);
+/* 0, or -1 (cb never called) for a URL of another scheme, timeout_s not
+ * within (0, 120] or 256 checks running. HTTP: ok for 2xx/3xx (not
+ * followed) and, with expect, the text in the first 64 KB of the page. */
 int host_check_start(struct curl_runner *cr, const struct host_check_req *q,
     host_check_cb cb, void *arg);
 
