@@ -470,6 +470,14 @@ enum token_role { TOKEN_NONE, TOKEN_READ, TOKEN_ADMIN };
  * name. Looks the token up by its SHA-256 (no secret is stored). */
 enum token_role token_lookup(sqlite3 *db, const char *token, char *name,
     size_t size);
+/* The same without writing: touch gets the token's hash when its last_used
+ * is due an update (over a minute old), else "". For the HTTP loop, which
+ * must not wait for the database's write lock: token_touch later, from the
+ * worker. */
+#define TOKEN_HASH_SIZE 65 /* hex SHA-256 and its NUL */
+enum token_role token_check(sqlite3 *db, const char *token, char *name,
+    size_t size, char touch[TOKEN_HASH_SIZE]);
+void token_touch(sqlite3 *db, const char *hash);
 /* tokens add NAME [--role read|admin] | tokens list | tokens revoke NAME */
 int cmd_tokens(sqlite3 *db, int argc, char **argv, const char *role,
     bool json);

@@ -45,6 +45,7 @@
 #define HTTP_MEMORY_LIMIT (64 * 1024)
 #define JOBS_MAX 16	/* heavy requests waiting for the worker; more: 503 */
 #define WAITERS_MAX 256	/* requests sharing one waiting job's answer */
+#define TOUCH_MAX 16	/* tokens whose last_used waits for a job */
 #define BY_MAX 64 /* bytes of an acknowledger's name */
 #define HTTP_DRAIN_MS 2000 /* at shutdown: time to send what is answered */
 
@@ -68,6 +69,8 @@ struct http_server {
 	void (*closed)(void *);
 	void *closed_arg;
 	char web_dir[4096];	/* the dashboard from disk; "" built in */
+	char touch[TOUCH_MAX][TOKEN_HASH_SIZE]; /* tokens' last_used due */
+	int n_touch;
 	char *tls_cert, *tls_key; /* PEM, while the daemon runs */
 };
 
@@ -113,6 +116,8 @@ struct job {
 	 * polls the same listing). */
 	struct waiter *waiters;
 	int n_waiters;
+	char touch[TOUCH_MAX][TOKEN_HASH_SIZE];
+	int n_touch;
 	struct job *next;
 };
 
@@ -302,6 +307,18 @@ peer_of(struct MHD_Connection *conn, char *buf, size_t size)
 	snprintf(buf, size, "%s", host);
 }
 
+/* A token's last_used is written by the worker (see job_work), never on
+ * the loop; a few wait here until the next job. */
+static void
+touch_later(struct http_server *h, const char *hash)
+{
+	for (int i = 0; i < h->n_touch; i++)
+		if (strcmp(h->touch[i], hash) == 0)
+			return;
+	if (h->n_touch < TOUCH_MAX)
+		memcpy(h->touch[h->n_touch++], hash, TOKEN_HASH_SIZE);
+}
+
 /* The role of the request's bearer token; says why when none. */
 static enum token_role
 authorize(struct http_server *h, struct MHD_Connection *conn, char *name,
@@ -309,13 +326,16 @@ authorize(struct http_server *h, struct MHD_Connection *conn, char *name,
 {
 	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
+	char touch[TOKEN_HASH_SIZE];
 	enum token_role role;
 
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
 		*why = "an API token is needed: Authorization: Bearer TOKEN";
 		return TOKEN_NONE;
 	}
-	role = token_lookup(h->db, auth + 7, name, size);
+	role = token_check(h->db, auth + 7, name, size, touch);
+	if (touch[0])
+		touch_later(h, touch);
 	if (role == TOKEN_NONE)
 		*why = "unknown or revoked API token";
 	return role;
@@ -511,6 +531,8 @@ job_work(uv_work_t *w)
 
 	struct calendar *cal = NULL;
 
+	for (int i = 0; i < j->n_touch; i++)
+		token_touch(db, j->touch[i]);
 	if (j->kind == JOB_SCHOOL && !school_exists(db, j->school)) {
 		job_error(j, MHD_HTTP_NOT_FOUND, "no such school");
 		return;
@@ -659,6 +681,9 @@ jobs_next(struct http_server *h)
 	h->queued--;
 	h->running = true;
 	h->jobs++;
+	memcpy(j->touch, h->touch, sizeof(j->touch));
+	j->n_touch = h->n_touch;
+	h->n_touch = 0;
 	uv_queue_work(h->loop, &j->work, job_work, job_done);
 }
 
@@ -1358,8 +1383,7 @@ http_start(uv_loop_t *loop, const struct collector_conf *conf,
 		return NULL;
 	}
 	sqlite3_busy_timeout(h->work_db, 5000); /* a report stores roll-ups */
-	/* Reads never wait in WAL; only a token's last_used update may, and
-	 * it is best effort: never hold the loop for it. */
+	/* The loop only reads (tokens), and reads never wait in WAL. */
 	sqlite3_busy_timeout(h->db, 50);
 	errno = 0;
 	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |

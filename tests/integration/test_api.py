@@ -214,6 +214,11 @@ def main():
         status, _, body = api.call("/api/v1/report" + q, viewer)
         h.check(status == 400, "%s: 400 (%s)" % (what, body[:80]))
 
+    used = {t["name"]: t["last_used"] for t in json.loads(cli(county, "tokens", "list", "--json"))["tokens"]}
+    h.check(used["viewer"] and used["boss"] and not used["gone"],
+            "tokens list: last_used set for the tokens in use (written by the HTTP worker, not the loop)",
+            repr(used))
+
     h.step("requests at once: the worker takes them in turn")
     import concurrent.futures
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
