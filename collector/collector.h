@@ -387,6 +387,10 @@ int query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,
 int query_switches(sqlite3 *db, const char *school, bool json, FILE *out);
 int query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
     bool json, bool rooms, FILE *out);
+/* Per town and for the district: schools by state, schools below 1 Gb/s,
+ * classrooms and recording rooms by state, 录播室 gaps, open alerts. */
+int query_towns(sqlite3 *db, const struct policy_conf *pc, bool json,
+    FILE *out);
 #define ALERTS_LIST_MAX 5000
 /* Newest first; at most limit (ALERTS_LIST_MAX when 0 or more). */
 int query_alerts(sqlite3 *db, const char *school, bool open_only, int limit,

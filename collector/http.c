@@ -576,6 +576,8 @@ job_work(uv_work_t *w)
 			rc = query_switches(db, j->school, true, m);
 		else if (strcmp(j->listing, "agents") == 0)
 			rc = query_agents(db, j->school, true, m);
+		else if (strcmp(j->listing, "towns") == 0)
+			rc = query_towns(db, &j->policy, true, m);
 		else
 			rc = query_alerts(db, j->school, j->open_only, j->limit,
 			    true, m);
@@ -1007,7 +1009,7 @@ route(struct http_server *h, struct MHD_Connection *conn, const char *url,
     const char *method, struct request *rq, const char *peer)
 {
 	static const char *const listings[] = {"schools", "ports", "switches",
-	    "agents", "alerts"};
+	    "agents", "alerts", "towns"};
 	const char *school = arg(conn, "school");
 	/* HEAD is GET without the body (libmicrohttpd drops it). */
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||

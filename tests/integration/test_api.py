@@ -157,6 +157,20 @@ def main():
                    for s in api.json("/api/v1/schools", viewer)["schools"] for r in s["rooms"] if r["seen"])
     h.check(len(rooms) == len(view), "every inventory row the view maps is a seen room in /api/v1/schools (%d)"
             % len(rooms))
+    towns = api.json("/api/v1/towns", viewer)
+    h.check(towns["district"] == json.loads(cli(county, "towns", "--json"))["district"],
+            "GET /api/v1/towns: the same district figures as `towns --json`")
+    schools = api.json("/api/v1/schools", viewer)["schools"]
+    for t in towns["towns"] + [dict(towns["district"], town=None)]:
+        mine = [s for s in schools if t["town"] is None or s["town"] == t["town"]]
+        want = {"total": len(mine)}
+        for state in ("ok", "below", "unknown"):
+            want[state] = sum(s["state"] == state for s in mine)
+        h.check(t["schools"] == want
+                and t["classrooms"]["below"] == sum(s["classrooms"]["below"] for s in mine)
+                and t["schools_below_1g"] == sum(s["meets_gigabit_uplink"] is False for s in mine)
+                and t["open_alerts"] == sum(s["open_alerts"] for s in mine),
+                "towns: %s sums its %d schools" % (t["town"] or "the district", len(mine)), repr(t))
     one = api.json("/api/v1/schools/s001", viewer)["schools"]
     h.check(len(one) == 1 and one[0]["code"] == "s001", "GET /api/v1/schools/s001: that school")
     status, _, _ = api.call("/api/v1/schools/nope", viewer)
