@@ -855,22 +855,20 @@ query_towns(sqlite3 *db, const struct policy_conf *pc, bool json, FILE *out)
 		json_decref(top);
 		return 0;
 	}
-	fprintf(out, "%-12s %7s %5s %5s %7s  %-12s %-10s %s\n", "town",
-	    "schools", "ok", "below", "unknown", "uplink <1G", "classrooms",
-	    "录播室 gaps");
+	/* The town last: Chinese names break columns. */
+	fprintf(out, "%7s %5s %5s %7s %10s %16s %11s  %s\n", "schools", "ok",
+	    "below", "unknown", "uplink<1G", "classrooms<100M", "rec.gaps",
+	    "town");
 	json_array_append(towns, district);
 	json_array_foreach(towns, i, school) {
 		json_t *s = json_object_get(school, "schools");
 		json_t *c = json_object_get(school, "classrooms");
 		char cls[32];
 
-		snprintf(cls, sizeof(cls), "%lld/%lld below",
+		snprintf(cls, sizeof(cls), "%lld of %lld",
 		    (long long)json_integer_value(json_object_get(c, "below")),
 		    (long long)json_integer_value(json_object_get(c, "total")));
-		fprintf(out, "%-12s %7lld %5lld %5lld %7lld  %-12lld %-10s %lld\n",
-		    json_object_get(school, "town")
-			? json_string_value(json_object_get(school, "town"))
-			: "(district)",
+		fprintf(out, "%7lld %5lld %5lld %7lld %10lld %16s %11lld  %s\n",
 		    (long long)json_integer_value(json_object_get(s, "total")),
 		    (long long)json_integer_value(json_object_get(s, "ok")),
 		    (long long)json_integer_value(json_object_get(s, "below")),
@@ -879,7 +877,10 @@ query_towns(sqlite3 *db, const struct policy_conf *pc, bool json, FILE *out)
 			"schools_below_1g")),
 		    cls,
 		    (long long)json_integer_value(json_object_get(school,
-			"recording_gaps")));
+			"recording_gaps")),
+		    json_object_get(school, "town")
+			? json_string_value(json_object_get(school, "town"))
+			: "(district)");
 	}
 	json_decref(towns);
 	json_decref(district);
