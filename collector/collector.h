@@ -399,6 +399,10 @@ int query_ports(sqlite3 *db, const struct policy_conf *pc, const char *school,
 int query_switches(sqlite3 *db, const char *school, bool json, FILE *out);
 int query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
     bool json, bool rooms, FILE *out);
+/* Per town and for the district: schools by state, schools below 1 Gb/s,
+ * classrooms and recording rooms by state, 录播室 gaps, open alerts. */
+int query_towns(sqlite3 *db, const struct policy_conf *pc, bool json,
+    FILE *out);
 #define ALERTS_LIST_MAX 5000
 /* Newest first; at most limit (ALERTS_LIST_MAX when 0 or more). */
 int query_alerts(sqlite3 *db, const char *school, bool open_only, int limit,
@@ -484,6 +488,14 @@ enum token_role { TOKEN_NONE, TOKEN_READ, TOKEN_ADMIN };
  * name. Looks the token up by its SHA-256 (no secret is stored). */
 enum token_role token_lookup(sqlite3 *db, const char *token, char *name,
     size_t size);
+/* The same without writing: touch gets the token's hash when its last_used
+ * is due an update (over a minute old), else "". For the HTTP loop, which
+ * must not wait for the database's write lock: token_touch later, from the
+ * worker. */
+#define TOKEN_HASH_SIZE 65 /* hex SHA-256 and its NUL */
+enum token_role token_check(sqlite3 *db, const char *token, char *name,
+    size_t size, char touch[TOKEN_HASH_SIZE]);
+void token_touch(sqlite3 *db, const char *hash);
 /* tokens add NAME [--role read|admin] | tokens list | tokens revoke NAME */
 int cmd_tokens(sqlite3 *db, int argc, char **argv, const char *role,
     bool json);

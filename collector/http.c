@@ -45,6 +45,8 @@
 #define HTTP_MEMORY_LIMIT (64 * 1024)
 #define JOBS_MAX 16	/* heavy requests waiting for the worker; more: 503 */
 #define WAITERS_MAX 256	/* requests sharing one waiting job's answer */
+#define TOUCH_MAX 16	/* tokens whose last_used waits for a job */
+#define WORK_BUSY_MS 5000 /* the worker's writes (a report stores roll-ups) */
 #define BY_MAX 64 /* bytes of an acknowledger's name */
 #define HTTP_DRAIN_MS 2000 /* at shutdown: time to send what is answered */
 
@@ -68,6 +70,10 @@ struct http_server {
 	void (*closed)(void *);
 	void *closed_arg;
 	char web_dir[4096];	/* the dashboard from disk; "" built in */
+	char touch[TOUCH_MAX][TOKEN_HASH_SIZE]; /* tokens' last_used due */
+	int n_touch;
+	char tried[TOUCH_MAX][TOKEN_HASH_SIZE]; /* and when last queued */
+	uint64_t tried_at[TOUCH_MAX];
 	char *tls_cert, *tls_key; /* PEM, while the daemon runs */
 };
 
@@ -85,6 +91,8 @@ struct request {
 	const char *type;
 	char *answer;
 	size_t answer_len;
+	char etag[28];		/* of a 200's answer, made on the worker */
+	struct shared *shared;	/* a coalesced job's answer, when done */
 };
 
 /* Work for the worker thread, on a suspended connection. */
@@ -113,6 +121,8 @@ struct job {
 	 * polls the same listing). */
 	struct waiter *waiters;
 	int n_waiters;
+	char touch[TOUCH_MAX][TOKEN_HASH_SIZE];
+	int n_touch;
 	struct job *next;
 };
 
@@ -121,6 +131,25 @@ struct waiter {
 	struct request *rq;
 	struct waiter *next;
 };
+
+/* One response for a job and its waiters: built once, queued on each
+ * connection (libmicrohttpd counts its own references), ours dropped by
+ * the last request to let go of it. */
+struct shared {
+	struct MHD_Response *resp;
+	unsigned status;
+	char etag[28];
+	int refs;
+};
+
+static void
+shared_release(struct shared *sh)
+{
+	if (sh && --sh->refs == 0) {
+		MHD_destroy_response(sh->resp);
+		free(sh);
+	}
+}
 
 static void http_arm(struct http_server *h);
 
@@ -178,31 +207,20 @@ etag_matches(struct MHD_Connection *conn, const char *etag)
 #define SEND_PAGE 0x02	      /* the dashboard's files: CSP */
 
 /*
- * Send buf (taken). A 200 to a GET carries an ETag and must be
- * revalidated (no-cache); if the client already has it, 304 without the
- * body. allow: the methods a 405's resource takes.
+ * A response of buf (taken; NULL for none) with our headers. etag (or "")
+ * goes with a 200 to a GET: it must then be revalidated (no-cache).
+ * allow: the methods a 405's resource takes.
  */
-static enum MHD_Result
-send_page(struct MHD_Connection *conn, unsigned status, const char *type,
-    char *buf, size_t len, unsigned flags, const char *allow)
+static struct MHD_Response *
+make_response(unsigned status, const char *type, char *buf, size_t len,
+    unsigned flags, const char *allow, const char *etag)
 {
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-	char etag[28] = "";
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, buf,
+	    MHD_RESPMEM_MUST_FREE);
 
-	if (status == MHD_HTTP_OK && (flags & SEND_CONDITIONAL)) {
-		etag_of(buf, len, etag);
-		if (etag_matches(conn, etag)) {
-			free(buf);
-			buf = NULL;
-			len = 0;
-			status = MHD_HTTP_NOT_MODIFIED;
-		}
-	}
-	r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
 		free(buf);
-		return MHD_NO;
+		return NULL;
 	}
 	if (status != MHD_HTTP_NOT_MODIFIED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
@@ -231,6 +249,47 @@ send_page(struct MHD_Connection *conn, unsigned status, const char *type,
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && allow)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	return r;
+}
+
+/* 304 for a client that already has etag. */
+static enum MHD_Result
+send_not_modified(struct MHD_Connection *conn, const char *etag,
+    unsigned flags)
+{
+	struct MHD_Response *r = make_response(MHD_HTTP_NOT_MODIFIED, NULL,
+	    NULL, 0, flags, NULL, etag);
+	enum MHD_Result ret;
+
+	if (r == NULL)
+		return MHD_NO;
+	ret = MHD_queue_response(conn, MHD_HTTP_NOT_MODIFIED, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/*
+ * Send buf (taken). A 200 to a GET carries an ETag; if the client already
+ * has it, 304 without the body.
+ */
+static enum MHD_Result
+send_page(struct MHD_Connection *conn, unsigned status, const char *type,
+    char *buf, size_t len, unsigned flags, const char *allow)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char etag[28] = "";
+
+	if (status == MHD_HTTP_OK && (flags & SEND_CONDITIONAL)) {
+		etag_of(buf, len, etag);
+		if (etag_matches(conn, etag)) {
+			free(buf);
+			return send_not_modified(conn, etag, flags);
+		}
+	}
+	if ((r = make_response(status, type, buf, len, flags, allow, etag)) ==
+	    NULL)
+		return MHD_NO;
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -302,6 +361,29 @@ peer_of(struct MHD_Connection *conn, char *buf, size_t size)
 	snprintf(buf, size, "%s", host);
 }
 
+/* A token's last_used is written by the worker (see job_work), never on
+ * the loop; a few wait here until the next job. */
+static void
+touch_later(struct http_server *h, const char *hash)
+{
+	uint64_t now = time_mono_ms();
+	int oldest = 0;
+
+	/* Tried lately (and maybe failed: the database was busy): not again
+	 * on every request. */
+	for (int i = 0; i < TOUCH_MAX; i++) {
+		if (strcmp(h->tried[i], hash) == 0 &&
+		    now - h->tried_at[i] < 60000)
+			return;
+		if (h->tried_at[i] < h->tried_at[oldest])
+			oldest = i;
+	}
+	memcpy(h->tried[oldest], hash, TOKEN_HASH_SIZE);
+	h->tried_at[oldest] = now;
+	if (h->n_touch < TOUCH_MAX)
+		memcpy(h->touch[h->n_touch++], hash, TOKEN_HASH_SIZE);
+}
+
 /* The role of the request's bearer token; says why when none. */
 static enum token_role
 authorize(struct http_server *h, struct MHD_Connection *conn, char *name,
@@ -309,13 +391,16 @@ authorize(struct http_server *h, struct MHD_Connection *conn, char *name,
 {
 	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
+	char touch[TOKEN_HASH_SIZE];
 	enum token_role role;
 
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
 		*why = "an API token is needed: Authorization: Bearer TOKEN";
 		return TOKEN_NONE;
 	}
-	role = token_lookup(h->db, auth + 7, name, size);
+	role = token_check(h->db, auth + 7, name, size, touch);
+	if (touch[0])
+		touch_later(h, touch);
 	if (role == TOKEN_NONE)
 		*why = "unknown or revoked API token";
 	return role;
@@ -336,6 +421,8 @@ school_exists(sqlite3 *db, const char *code)
 	return found;
 }
 
+/* On the worker: the answer, and a 200's ETag (hashing a county's
+ * listing takes milliseconds: not on the loop). */
 static void
 job_answer(struct job *j, unsigned status, const char *type, char *buf,
     size_t len)
@@ -344,6 +431,9 @@ job_answer(struct job *j, unsigned status, const char *type, char *buf,
 	j->rq->type = type;
 	j->rq->answer = buf;
 	j->rq->answer_len = len;
+	j->rq->etag[0] = '\0';
+	if (status == MHD_HTTP_OK && buf)
+		etag_of(buf, len, j->rq->etag);
 }
 
 static void
@@ -511,6 +601,12 @@ job_work(uv_work_t *w)
 
 	struct calendar *cal = NULL;
 
+	/* Best effort: never wait for the write lock (an import or a
+	 * roll-up may hold it for seconds); the reads below need none. */
+	sqlite3_busy_timeout(db, 0);
+	for (int i = 0; i < j->n_touch; i++)
+		token_touch(db, j->touch[i]);
+	sqlite3_busy_timeout(db, WORK_BUSY_MS);
 	if (j->kind == JOB_SCHOOL && !school_exists(db, j->school)) {
 		job_error(j, MHD_HTTP_NOT_FOUND, "no such school");
 		return;
@@ -556,6 +652,8 @@ job_work(uv_work_t *w)
 			rc = query_agents(db, j->school, true, m);
 		else if (strcmp(j->listing, "probes") == 0)
 			rc = query_probes(db, j->school, true, m);
+		else if (strcmp(j->listing, "towns") == 0)
+			rc = query_towns(db, &j->policy, true, m);
 		else
 			rc = query_alerts(db, j->school, j->open_only, j->limit,
 			    true, m);
@@ -607,18 +705,28 @@ static void job_free(struct job *j);
 static void
 job_deliver(struct job *j)
 {
+	struct shared *sh = NULL;
+
+	if (j->waiters) { /* one response for all, not a copy each */
+		sh = xcalloc(1, sizeof(*sh));
+		sh->status = j->rq->status;
+		memcpy(sh->etag, j->rq->etag, sizeof(sh->etag));
+		sh->resp = make_response(j->rq->status, j->rq->type,
+		    j->rq->answer, j->rq->answer_len, 0, NULL, sh->etag);
+		j->rq->answer = NULL;
+		if (sh->resp == NULL) {
+			free(sh);
+			sh = NULL;
+		} else {
+			sh->refs = 1 + j->n_waiters;
+			j->rq->shared = sh;
+		}
+	}
 	while (j->waiters) {
 		struct waiter *wt = j->waiters;
 
 		j->waiters = wt->next;
-		wt->rq->status = j->rq->status;
-		wt->rq->type = j->rq->type;
-		wt->rq->answer_len = j->rq->answer_len;
-		if (j->rq->answer) {
-			wt->rq->answer = xmalloc(j->rq->answer_len + 1);
-			memcpy(wt->rq->answer, j->rq->answer,
-			    j->rq->answer_len);
-		}
+		wt->rq->shared = sh; /* NULL: out of memory; hang up */
 		wt->rq->done = true;
 		wt->rq->suspended = false;
 		MHD_resume_connection(wt->conn);
@@ -661,6 +769,9 @@ jobs_next(struct http_server *h)
 	h->queued--;
 	h->running = true;
 	h->jobs++;
+	memcpy(j->touch, h->touch, sizeof(j->touch));
+	j->n_touch = h->n_touch;
+	h->n_touch = 0;
 	uv_queue_work(h->loop, &j->work, job_work, job_done);
 }
 
@@ -984,7 +1095,7 @@ route(struct http_server *h, struct MHD_Connection *conn, const char *url,
     const char *method, struct request *rq, const char *peer)
 {
 	static const char *const listings[] = {"schools", "ports", "switches",
-	    "agents", "probes", "alerts"};
+	    "agents", "probes", "alerts", "towns"};
 	const char *school = arg(conn, "school");
 	/* HEAD is GET without the body (libmicrohttpd drops it). */
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
@@ -1159,6 +1270,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct http_server *h = cls;
 	struct request *rq = *con_cls;
+	struct MHD_Response *resp;
 	char peer[64];
 
 	(void)version;
@@ -1169,10 +1281,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		rq->get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 		    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 		rq->open = strcmp(url, "/healthz") == 0 || is_file(url);
-		if (rq->open || h->closing)
+		if (rq->open || h->closing) {
+			const char *length = MHD_lookup_connection_value(conn,
+			    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+			if (length && strtoull(length, NULL, 10) > HTTP_BODY_MAX)
+				return send_error(conn, 413,
+				    "request body too large");
 			return MHD_YES; /* answered on the next call: an
 					   answer this early closes the
 					   connection */
+		}
 		h->requests++;
 		peer_of(conn, peer, sizeof(peer));
 		return on_headers(h, conn, url, method, rq, peer);
@@ -1186,13 +1305,34 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	if (rq->done) { /* the worker's answer */
+		struct shared *sh = rq->shared;
 		char *buf = rq->answer;
+		enum MHD_Result ret;
 
 		rq->answer = NULL;
+		rq->shared = NULL;
+		if (sh) {
+			ret = sh->status == MHD_HTTP_OK && sh->etag[0] &&
+				etag_matches(conn, sh->etag)
+			    ? send_not_modified(conn, sh->etag, 0)
+			    : MHD_queue_response(conn, sh->status, sh->resp);
+			shared_release(sh);
+			return ret;
+		}
 		if (buf == NULL)
 			return MHD_NO;
-		return send_page(conn, rq->status, rq->type, buf,
-		    rq->answer_len, rq->get ? SEND_CONDITIONAL : 0, NULL);
+		if (rq->status == MHD_HTTP_OK && rq->get && rq->etag[0] &&
+		    etag_matches(conn, rq->etag)) {
+			free(buf);
+			return send_not_modified(conn, rq->etag, 0);
+		}
+		if ((resp = make_response(rq->status, rq->type, buf,
+			 rq->answer_len, 0, NULL,
+			 rq->get ? rq->etag : "")) == NULL)
+			return MHD_NO;
+		ret = MHD_queue_response(conn, rq->status, resp);
+		MHD_destroy_response(resp);
+		return ret;
 	}
 	if (rq->suspended)
 		return MHD_YES;
@@ -1219,6 +1359,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (rq) {
 		((struct http_server *)cls)->active -= rq->counted;
 		free(rq->answer);
+		shared_release(rq->shared);
 	}
 	free(rq);
 	*con_cls = NULL;
@@ -1359,9 +1500,8 @@ http_start(uv_loop_t *loop, const struct collector_conf *conf,
 		http_free(h);
 		return NULL;
 	}
-	sqlite3_busy_timeout(h->work_db, 5000); /* a report stores roll-ups */
-	/* Reads never wait in WAL; only a token's last_used update may, and
-	 * it is best effort: never hold the loop for it. */
+	sqlite3_busy_timeout(h->work_db, WORK_BUSY_MS);
+	/* The loop only reads (tokens), and reads never wait in WAL. */
 	sqlite3_busy_timeout(h->db, 50);
 	errno = 0;
 	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |

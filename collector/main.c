@@ -50,6 +50,7 @@ usage(FILE *f)
 	    "  serve                   run the collector (the default)\n"
 	    "  schools [--school CODE] every school: uplink, classrooms and\n"
 	    "                          recording rooms against the targets\n"
+	    "  towns                   the same summed per town and district\n"
 	    "  ports [--school CODE]   every port: status, speed, duplex,\n"
 	    "                          traffic, role, state and why\n"
 	    "  switches [--school CODE] every switch: answering or not, and why\n"
@@ -84,8 +85,8 @@ usage(FILE *f)
 	    "  -d, --debug         verbose logging\n"
 	    "      --print-config  print the config with every default filled in\n"
 	    "      --config-help   list every config key with its range and default\n"
-	    "      --json          print JSON (schools, ports, switches, agents,\n"
-	    "                      probes, alerts, maintenance list)\n"
+	    "      --json          print JSON (schools, towns, ports, switches,\n"
+	    "                      agents, probes, alerts, maintenance list)\n"
 	    "  TIME is \"now\" or \"YYYY-MM-DD HH:MM\" in the calendar's local time.\n"
 	    "  -V, --version       print the version\n"
 	    "  -h, --help          this help\n",
@@ -430,6 +431,8 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 		rc = cmd_keys(c->db, argc, argv, o->school, o->json);
 	else if (strcmp(cmd, "tokens") == 0)
 		rc = cmd_tokens(c->db, argc, argv, o->role, o->json);
+	else if (strcmp(cmd, "towns") == 0 && argc == 0)
+		rc = query_towns(c->db, &c->conf.policy, o->json, stdout);
 	else if (strcmp(cmd, "schools") == 0)
 		rc = query_schools(c->db, &c->conf.policy, o->school, o->json,
 		    true, stdout);
@@ -519,7 +522,7 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0}};
 	static const char *const commands[] = {"serve", "ports", "switches",
 	    "agents", "probes", "enroll", "keys",
-	    "schools", "alerts", "maintenance", "import", "export",
+	    "schools", "towns", "alerts", "maintenance", "import", "export",
 	    "notify-test", "report", "tokens", NULL};
 	const char *path = "/etc/schoolnet/collector.conf", *cmd = "serve";
 	bool check = false, print = false, known = false;

@@ -4,6 +4,7 @@
 #include <jansson.h>
 
 #include "collector.h"
+#include "schoolnet/mem.h"
 #include "schoolnet/timeutil.h"
 
 
@@ -814,5 +815,150 @@ query_port_history(sqlite3 *db, const struct history_args *a, FILE *out)
 	}
 	fputc('\n', out);
 	json_decref(top);
+	return 0;
+}
+
+static void
+tally_sum(json_t *sum, json_t *add)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(add, key, v)
+		json_object_set_new(sum, key,
+		    json_integer(json_integer_value(json_object_get(sum, key)) +
+			json_integer_value(v)));
+}
+
+/* A town's (or the district's) figures, empty. */
+static json_t *
+area_new(const char *town)
+{
+	json_t *a = json_object(), *figures = json_pack(
+	    "{s:{s:i, s:i, s:i, s:i}, s:i, s:{s:i, s:i, s:i,"
+			      " s:i}, s:{s:i, s:i, s:i, s:i}, s:i, s:i, s:i}",
+	    "schools", "total", 0, "ok", 0, "below", 0, "unknown", 0,
+	    "schools_below_1g", 0, "classrooms", "total", 0, "ok", 0, "below",
+	    0, "unknown", 0, "recording_rooms", "total", 0, "ok", 0, "below",
+	    0, "unknown", 0, "town_seat_schools", 0, "recording_gaps", 0,
+	    "open_alerts", 0);
+
+	if (town)
+		json_object_set_new(a, "town", json_string(town));
+	json_object_update(a, figures);
+	json_decref(figures);
+	return a;
+}
+
+static void
+area_add(json_t *a, json_t *school)
+{
+	json_t *st = json_object_get(a, "schools");
+	const char *state = json_string_value(json_object_get(school, "state"));
+	struct {
+		const char *key;
+		bool yes;
+	} counts[] = {
+	    {"schools_below_1g",
+		json_is_false(json_object_get(school, "meets_gigabit_uplink"))},
+	    {"town_seat_schools",
+		json_is_true(json_object_get(school, "town_seat"))},
+	    {"recording_gaps",
+		json_is_true(json_object_get(school, "recording_gap"))},
+	};
+
+	json_object_set_new(st, "total",
+	    json_integer(json_integer_value(json_object_get(st, "total")) + 1));
+	json_object_set_new(st, state,
+	    json_integer(json_integer_value(json_object_get(st, state)) + 1));
+	for (size_t i = 0; i < nitems(counts); i++)
+		json_object_set_new(a, counts[i].key,
+		    json_integer(json_integer_value(json_object_get(a,
+				     counts[i].key)) +
+			counts[i].yes));
+	json_object_set_new(a, "open_alerts",
+	    json_integer(json_integer_value(json_object_get(a, "open_alerts")) +
+		json_integer_value(json_object_get(school, "open_alerts"))));
+	tally_sum(json_object_get(a, "classrooms"),
+	    json_object_get(school, "classrooms"));
+	tally_sum(json_object_get(a, "recording_rooms"),
+	    json_object_get(school, "recording_rooms"));
+}
+
+int
+query_towns(sqlite3 *db, const struct policy_conf *pc, bool json, FILE *out)
+{
+	json_t *all, *towns = json_array(), *district = area_new(NULL), *top;
+	json_error_t jerr;
+	char *buf = NULL, stamp[32];
+	size_t len = 0, i;
+	FILE *m = open_memstream(&buf, &len);
+	json_t *school;
+	int rc;
+
+	/* The schools' own listing, summed: the same states by definition. */
+	rc = m == NULL || query_schools(db, pc, NULL, true, false, m) != 0;
+	if (m)
+		fclose(m);
+	all = rc ? NULL : json_loadb(buf, len, 0, &jerr);
+	free(buf);
+	if (all == NULL) {
+		json_decref(towns);
+		json_decref(district);
+		return 1;
+	}
+	json_array_foreach(json_object_get(all, "schools"), i, school) {
+		const char *town =
+		    json_string_value(json_object_get(school, "town"));
+		size_t n = json_array_size(towns);
+		json_t *t = n ? json_array_get(towns, n - 1) : NULL;
+
+		/* schools come ordered by town */
+		if (t == NULL || strcmp(json_string_value(json_object_get(t,
+					    "town")),
+				     town) != 0)
+			json_array_append_new(towns, t = area_new(town));
+		area_add(t, school);
+		area_add(district, school);
+	}
+	json_decref(all);
+	if (json) {
+		time_iso8601(time_now_ms(), stamp, sizeof(stamp));
+		top = json_pack("{s:s, s:o, s:o}", "generated_at", stamp,
+		    "district", district, "towns", towns);
+		json_dumpf(top, out, JSON_INDENT(2));
+		fputc('\n', out);
+		json_decref(top);
+		return 0;
+	}
+	/* The town last: Chinese names break columns. */
+	fprintf(out, "%7s %5s %5s %7s %10s %16s %11s  %s\n", "schools", "ok",
+	    "below", "unknown", "uplink<1G", "classrooms<100M", "rec.gaps",
+	    "town");
+	json_array_append(towns, district);
+	json_array_foreach(towns, i, school) {
+		json_t *s = json_object_get(school, "schools");
+		json_t *c = json_object_get(school, "classrooms");
+		char cls[32];
+
+		snprintf(cls, sizeof(cls), "%lld of %lld",
+		    (long long)json_integer_value(json_object_get(c, "below")),
+		    (long long)json_integer_value(json_object_get(c, "total")));
+		fprintf(out, "%7lld %5lld %5lld %7lld %10lld %16s %11lld  %s\n",
+		    (long long)json_integer_value(json_object_get(s, "total")),
+		    (long long)json_integer_value(json_object_get(s, "ok")),
+		    (long long)json_integer_value(json_object_get(s, "below")),
+		    (long long)json_integer_value(json_object_get(s, "unknown")),
+		    (long long)json_integer_value(json_object_get(school,
+			"schools_below_1g")),
+		    cls,
+		    (long long)json_integer_value(json_object_get(school,
+			"recording_gaps")),
+		    json_object_get(school, "town")
+			? json_string_value(json_object_get(school, "town"))
+			: "(district)");
+	}
+	json_decref(towns);
+	json_decref(district);
 	return 0;
 }

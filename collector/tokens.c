@@ -87,20 +87,21 @@ role_parse(const char *s)
  * nothing about any token.
  */
 enum token_role
-token_lookup(sqlite3 *db, const char *token, char *name, size_t size)
+token_check(sqlite3 *db, const char *token, char *name, size_t size,
+    char touch[TOKEN_HASH_SIZE])
 {
 	enum token_role role = TOKEN_NONE;
 	char hash[TOKEN_HASH_LEN + 1];
 	sqlite3_stmt *st = NULL;
-	bool autocommit, touch = false;
 	int64_t now = (int64_t)time_now_ms();
 	int rc;
 
 	if (name && size > 0)
 		*name = '\0';
+	if (touch)
+		*touch = '\0';
 	if (!token_well_formed(token) || token_hash(token, hash) != 0)
 		return TOKEN_NONE;
-	autocommit = sqlite3_get_autocommit(db);
 	if (sqlite3_prepare_v2(db,
 		"SELECT name, role, revoked_at, last_used FROM api_tokens"
 		" WHERE hash = ?",
@@ -118,23 +119,28 @@ token_lookup(sqlite3 *db, const char *token, char *name, size_t size)
 			snprintf(name, size, "%s",
 			    (const char *)sqlite3_column_text(st, 0));
 		/* age < 0: the clock went back; rewrite it. */
-		touch = role != TOKEN_NONE &&
+		if (touch && role != TOKEN_NONE &&
 		    (sqlite3_column_type(st, 3) == SQLITE_NULL ||
-			age > TOKEN_TOUCH_MS || age < 0);
+			age > TOKEN_TOUCH_MS || age < 0))
+			memcpy(touch, hash, sizeof(hash));
 	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		log_warnx("tokens: %s", sqlite3_errmsg(db));
 	}
-	/* Ends the read transaction before the write below. */
 	sqlite3_finalize(st);
-	st = NULL;
-	if (!touch)
-		return role;
+	return role;
+}
+
+void
+token_touch(sqlite3 *db, const char *hash)
+{
+	bool autocommit = sqlite3_get_autocommit(db);
+	sqlite3_stmt *st;
 
 	/* Best effort: a read-only or busy database keeps the old time. */
 	if (sqlite3_prepare_v2(db,
 		"UPDATE api_tokens SET last_used = ? WHERE hash = ?", -1, &st,
 		NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)time_now_ms());
 		sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			log_debug("tokens: last_used not updated: %s",
@@ -144,6 +150,16 @@ token_lookup(sqlite3 *db, const char *token, char *name, size_t size)
 	/* An autocommit statement ends its own transaction; make sure. */
 	if (autocommit && !sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+enum token_role
+token_lookup(sqlite3 *db, const char *token, char *name, size_t size)
+{
+	char touch[TOKEN_HASH_SIZE];
+	enum token_role role = token_check(db, token, name, size, touch);
+
+	if (touch[0])
+		token_touch(db, touch);
 	return role;
 }
 

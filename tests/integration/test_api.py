@@ -157,6 +157,20 @@ def main():
                    for s in api.json("/api/v1/schools", viewer)["schools"] for r in s["rooms"] if r["seen"])
     h.check(len(rooms) == len(view), "every inventory row the view maps is a seen room in /api/v1/schools (%d)"
             % len(rooms))
+    towns = api.json("/api/v1/towns", viewer)
+    h.check(towns["district"] == json.loads(cli(county, "towns", "--json"))["district"],
+            "GET /api/v1/towns: the same district figures as `towns --json`")
+    schools = api.json("/api/v1/schools", viewer)["schools"]
+    for t in towns["towns"] + [dict(towns["district"], town=None)]:
+        mine = [s for s in schools if t["town"] is None or s["town"] == t["town"]]
+        want = {"total": len(mine)}
+        for state in ("ok", "below", "unknown"):
+            want[state] = sum(s["state"] == state for s in mine)
+        h.check(t["schools"] == want
+                and t["classrooms"]["below"] == sum(s["classrooms"]["below"] for s in mine)
+                and t["schools_below_1g"] == sum(s["meets_gigabit_uplink"] is False for s in mine)
+                and t["open_alerts"] == sum(s["open_alerts"] for s in mine),
+                "towns: %s sums its %d schools" % (t["town"] or "the district", len(mine)), repr(t))
     one = api.json("/api/v1/schools/s001", viewer)["schools"]
     h.check(len(one) == 1 and one[0]["code"] == "s001", "GET /api/v1/schools/s001: that school")
     status, _, _ = api.call("/api/v1/schools/nope", viewer)
@@ -213,6 +227,11 @@ def main():
                     ("?month=2026-10&town=nowhere", "a town with no school")):
         status, _, body = api.call("/api/v1/report" + q, viewer)
         h.check(status == 400, "%s: 400 (%s)" % (what, body[:80]))
+
+    used = {t["name"]: t["last_used"] for t in json.loads(cli(county, "tokens", "list", "--json"))["tokens"]}
+    h.check(used["viewer"] and used["boss"] and not used["gone"],
+            "tokens list: last_used set for the tokens in use (written by the HTTP worker, not the loop)",
+            repr(used))
 
     h.step("requests at once: the worker takes them in turn")
     import concurrent.futures
@@ -280,6 +299,8 @@ def main():
         h.check(status == want, "GET %s (%s): %d" % (path, what, want), status)
     status, _, _ = api.call("/", None, "POST", raw=b"{}")
     h.check(status == 405, "POST /: 405")
+    status, _, _ = api.call("/", None, "POST", raw=b"x" * 300000)
+    h.check(status == 413, "POST / with a 300 KB body: 413 before the body is read")
     import http.client
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     sizes = []
@@ -426,9 +447,24 @@ def main():
         status, _, _ = api.call("/api/v1/ports/history?" + bad, viewer)
         h.check(status == code, "history with %s: %d" % (what, code), status)
 
-    h.step("a write in progress at shutdown is answered")
+    h.step("a write lock held elsewhere does not hold up reads")
     import sqlite3
     import threading
+    fresh = token(county, "fresh")  # last_used empty: due to be written
+    lock = sqlite3.connect(county.db, timeout=0, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # as an import or a roll-up would
+    took = []
+    for _ in range(3):
+        t0 = time.monotonic()
+        status, _, _ = api.call("/api/v1/agents", fresh)
+        took.append((status, round(time.monotonic() - t0, 2)))
+    lock.execute("ROLLBACK")
+    lock.close()
+    h.check(all(st == 200 and dt < 1.5 for st, dt in took),
+            "3 reads with a new token while the write lock is held: answered at once, "
+            "its last_used write skipped (%s)" % took)
+
+    h.step("a write in progress at shutdown is answered")
     lock = sqlite3.connect(county.db, timeout=0, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")  # the window's INSERT waits for this
     answer = {}
