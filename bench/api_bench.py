@@ -639,14 +639,7 @@ def start_collector(collector, wdir, db_path):
     def ready():
         if not d.alive():
             raise h.TestFailure("collector exited at start:\n" + d.tail(20))
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            c.request("GET", "/healthz")
-            return c.getresponse().status == 200
-        except OSError as e:
-            raise h.NotYet(str(e))
-        finally:
-            c.close()
+        return healthz_ok(port)
     h.wait_until(ready, 10, "the collector's /healthz on 127.0.0.1:%d" % port, logs=[d])
     return d, conf, port, token
 
@@ -961,17 +954,20 @@ def cap_probe(port, hold=64, wait=3.0):
             s.close()
 
 
+def healthz_ok(port):
+    """True when GET /healthz answers 200; NotYet while it cannot connect."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        c.request("GET", "/healthz")
+        return c.getresponse().status == 200
+    except OSError as e:
+        raise h.NotYet(str(e))
+    finally:
+        c.close()
+
+
 def wait_healthz(port, timeout=15):
-    def ok():
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            c.request("GET", "/healthz")
-            return c.getresponse().status == 200
-        except OSError as e:
-            raise h.NotYet(str(e))
-        finally:
-            c.close()
-    h.wait_until(ok, timeout, "/healthz to answer again")
+    h.wait_until(lambda: healthz_ok(port), timeout, "/healthz to answer again")
 
 
 # --- step 4: dashboards at once (asyncio) ----------------------------------------------------

@@ -188,18 +188,11 @@ maintenance_add(sqlite3 *db, const struct calendar *cal,
 		snprintf(why, size, "the window ends before it starts");
 		return 1;
 	}
-	if (sqlite3_prepare_v2(db,
-		"SELECT 1 FROM schools WHERE code = ? AND removed_at IS NULL",
-		-1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, a->school, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE) {
+	if ((rc = db_school_exists(db, a->school)) == 0) {
 		snprintf(why, size, "there is no school %s", a->school);
 		return 1;
 	}
-	if (rc != SQLITE_ROW ||
+	if (rc < 0 ||
 	    sqlite3_prepare_v2(db,
 		"INSERT INTO maintenance(school_code, switch, starts_at,"
 		" ends_at, reason, created_by, created_at)"

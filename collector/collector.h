@@ -150,6 +150,8 @@ int db_open(const char *path, bool readonly, sqlite3 **db)
 /* Load every agent's committed (epoch, last_seq) into t. */
 int db_load_agents(sqlite3 *db, struct agent_table *t)
     __attribute__((warn_unused_result));
+/* A school in the inventory (not removed): 1, 0 if not, -1 on error. */
+int db_school_exists(sqlite3 *db, const char *code);
 /* A copy of a text column ("" for NULL); the caller frees it. */
 char *db_col_dup(sqlite3_stmt *st, int col);
 struct json_t;

@@ -254,6 +254,22 @@ static const char *const migrations[] = {
     "  PRIMARY KEY(agent_id, label)) WITHOUT ROWID;",
 };
 
+int
+db_school_exists(sqlite3 *db, const char *code)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+		"SELECT 1 FROM schools WHERE code = ? AND removed_at IS NULL",
+		-1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* State held longer than this many poll intervals without data is a gap. */
 #define GAP_INTERVALS 2.5
 

@@ -406,21 +406,6 @@ authorize(struct http_server *h, struct MHD_Connection *conn, char *name,
 	return role;
 }
 
-static bool
-school_exists(sqlite3 *db, const char *code)
-{
-	sqlite3_stmt *st;
-	bool found = false;
-
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM schools WHERE code = ?", -1,
-		&st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
-		found = sqlite3_step(st) == SQLITE_ROW;
-		sqlite3_finalize(st);
-	}
-	return found;
-}
-
 /* On the worker: the answer, and a 200's ETag (hashing a county's
  * listing takes milliseconds: not on the loop). */
 static void
@@ -607,8 +592,12 @@ job_work(uv_work_t *w)
 	for (int i = 0; i < j->n_touch; i++)
 		token_touch(db, j->touch[i]);
 	sqlite3_busy_timeout(db, WORK_BUSY_MS);
-	if (j->kind == JOB_SCHOOL && !school_exists(db, j->school)) {
-		job_error(j, MHD_HTTP_NOT_FOUND, "no such school");
+	if (j->kind == JOB_SCHOOL &&
+	    (rc = db_school_exists(db, j->school)) != 1) {
+		job_error(j, rc == 0 ? MHD_HTTP_NOT_FOUND
+				     : MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    rc == 0 ? "no such school"
+			    : "database error; see the collector's log");
 		return;
 	}
 	if (j->kind == JOB_ACK) {
