@@ -270,6 +270,8 @@ wire_encode_welcome(struct buf *out, const struct wire_welcome *m)
 	wr_u64(&w, m->epoch);
 	wr_u64(&w, m->acked_seq);
 	wr_u64(&w, m->server_time_ms);
+	if (m->proto >= WIRE_PROTO_PROBES)
+		wr_u16(&w, m->proto);
 	return wr_end(&w);
 }
 
@@ -281,6 +283,12 @@ wire_decode_welcome(const uint8_t *p, size_t len, struct wire_welcome *m)
 	m->epoch = rd_u64(&r);
 	m->acked_seq = rd_u64(&r);
 	m->server_time_ms = rd_u64(&r);
+	m->proto = WIRE_PROTO_BASE;
+	if (!r.err && r.len - r.off >= 2) {
+		m->proto = rd_u16(&r);
+		if (m->proto < WIRE_PROTO_PROBES)
+			r.err = WIRE_EFIELD; /* then it would not be there */
+	}
 	return rd_finish(&r);
 }
 
@@ -474,24 +482,48 @@ wire_encode_probe(struct buf *out, const struct wire_probe *m)
 	wr_u64(&w, m->epoch);
 	wr_u64(&w, m->t_ms);
 	wr_u8(&w, m->kind);
+	wr_u64(&w, m->ref);
 	wr_str(&w, m->label, WIRE_NAME_MAX);
-	wr_str(&w, m->target, WIRE_ADDR_MAX);
-	wr_u32(&w, m->sent);
-	wr_u32(&w, m->answered);
-	wr_u32(&w, m->rtt_min_us);
-	wr_u32(&w, m->rtt_avg_us);
-	wr_u32(&w, m->rtt_max_us);
-	wr_u32(&w, m->jitter_us);
+	wr_str(&w, m->target,
+	    m->kind == WIRE_PROBE_LATENCY ? WIRE_ADDR_MAX : WIRE_TEXT_MAX);
 	wr_u32(&w, m->interval_ms);
 	wr_str(&w, m->error, WIRE_TEXT_MAX);
+	switch (m->kind) {
+	case WIRE_PROBE_LATENCY:
+		wr_u32(&w, m->sent);
+		wr_u32(&w, m->answered);
+		wr_u32(&w, m->rtt_min_us);
+		wr_u32(&w, m->rtt_avg_us);
+		wr_u32(&w, m->rtt_max_us);
+		wr_u32(&w, m->jitter_us);
+		break;
+	case WIRE_PROBE_THROUGHPUT:
+		wr_u8(&w, m->tp.streams);
+		wr_u8(&w, m->tp.measured);
+		wr_u32(&w, m->tp.down_kbps);
+		wr_u32(&w, m->tp.up_kbps);
+		wr_u64(&w, m->tp.down_bytes);
+		wr_u64(&w, m->tp.up_bytes);
+		wr_u32(&w, m->tp.down_ms);
+		wr_u32(&w, m->tp.up_ms);
+		break;
+	case WIRE_PROBE_HOST:
+		wr_u8(&w, m->host.ok);
+		wr_u16(&w, m->host.status);
+		wr_u32(&w, m->host.time_ms);
+		break;
+	default:
+		w.err = -1;
+	}
 	return wr_end(&w);
 }
 
-/* The figures of a round must be possible ones (see wire.h). */
+/* The figures of a latency round must be possible ones (see wire.h). */
 static bool
-probe_figures_ok(const struct wire_probe *m)
+latency_ok(const struct wire_probe *m)
 {
-	if (m->answered > m->sent || m->sent > WIRE_PROBE_MAX_SENT)
+	if (m->interval_ms == 0 || m->answered > m->sent ||
+	    m->sent > WIRE_PROBE_MAX_SENT)
 		return false;
 	if (m->answered == 0)
 		return m->rtt_min_us == 0 && m->rtt_avg_us == 0 &&
@@ -501,32 +533,173 @@ probe_figures_ok(const struct wire_probe *m)
 	    m->jitter_us <= m->rtt_max_us - m->rtt_min_us;
 }
 
+static bool
+throughput_ok(const struct wire_probe *m)
+{
+	const struct wire_throughput *t = &m->tp;
+
+	if (m->ref == 0 || t->streams < 1 ||
+	    t->streams > WIRE_PROBE_MAX_STREAMS ||
+	    (t->measured & ~(WIRE_TP_DOWN | WIRE_TP_UP)) != 0)
+		return false;
+	if (!(t->measured & WIRE_TP_DOWN) &&
+	    (t->down_kbps || t->down_bytes || t->down_ms))
+		return false;
+	if (!(t->measured & WIRE_TP_UP) &&
+	    (t->up_kbps || t->up_bytes || t->up_ms))
+		return false;
+	return true;
+}
+
 int
 wire_decode_probe(const uint8_t *p, size_t len, struct wire_probe *m)
 {
 	struct rd r = {p, len, 0, 0};
+	bool ok = false;
 
 	memset(m, 0, sizeof(*m));
 	m->seq = rd_u64(&r);
 	m->epoch = rd_u64(&r);
 	m->t_ms = rd_u64(&r);
 	m->kind = rd_u8(&r);
+	m->ref = rd_u64(&r);
 	rd_str(&r, m->label, WIRE_NAME_MAX);
-	rd_str(&r, m->target, WIRE_ADDR_MAX);
-	m->sent = rd_u32(&r);
-	m->answered = rd_u32(&r);
-	m->rtt_min_us = rd_u32(&r);
-	m->rtt_avg_us = rd_u32(&r);
-	m->rtt_max_us = rd_u32(&r);
-	m->jitter_us = rd_u32(&r);
+	rd_str(&r, m->target,
+	    m->kind == WIRE_PROBE_LATENCY ? WIRE_ADDR_MAX : WIRE_TEXT_MAX);
 	m->interval_ms = rd_u32(&r);
 	rd_str(&r, m->error, WIRE_TEXT_MAX);
-	if (!r.err &&
-	    (m->seq == 0 || m->kind != WIRE_PROBE_LATENCY ||
-		m->label[0] == '\0' || m->target[0] == '\0' ||
-		m->interval_ms == 0 || !probe_figures_ok(m)))
+	switch (m->kind) {
+	case WIRE_PROBE_LATENCY:
+		m->sent = rd_u32(&r);
+		m->answered = rd_u32(&r);
+		m->rtt_min_us = rd_u32(&r);
+		m->rtt_avg_us = rd_u32(&r);
+		m->rtt_max_us = rd_u32(&r);
+		m->jitter_us = rd_u32(&r);
+		ok = m->ref == 0 && latency_ok(m);
+		break;
+	case WIRE_PROBE_THROUGHPUT:
+		m->tp.streams = rd_u8(&r);
+		m->tp.measured = rd_u8(&r);
+		m->tp.down_kbps = rd_u32(&r);
+		m->tp.up_kbps = rd_u32(&r);
+		m->tp.down_bytes = rd_u64(&r);
+		m->tp.up_bytes = rd_u64(&r);
+		m->tp.down_ms = rd_u32(&r);
+		m->tp.up_ms = rd_u32(&r);
+		ok = throughput_ok(m);
+		break;
+	case WIRE_PROBE_HOST:
+		m->host.ok = rd_u8(&r);
+		m->host.status = rd_u16(&r);
+		m->host.time_ms = rd_u32(&r);
+		ok = m->ref != 0 && m->interval_ms != 0 && m->host.ok <= 1;
+		break;
+	}
+	if (!r.err && (m->seq == 0 || m->label[0] == '\0' ||
+			  m->target[0] == '\0' || !ok))
 		r.err = WIRE_EFIELD;
 	return rd_finish(&r);
+}
+
+int
+wire_encode_probe_request(struct buf *out, const struct wire_probe_request *m)
+{
+	struct wr w;
+
+	wr_begin(&w, out, WIRE_PROBE_REQUEST);
+	wr_u64(&w, m->id);
+	wr_str(&w, m->base, WIRE_TEXT_MAX);
+	wr_u16(&w, m->port);
+	wr_str(&w, m->token, WIRE_NAME_MAX);
+	wr_u64(&w, m->max_bytes);
+	wr_u32(&w, m->max_ms);
+	wr_u8(&w, m->streams);
+	return wr_end(&w);
+}
+
+int
+wire_decode_probe_request(const uint8_t *p, size_t len,
+    struct wire_probe_request *m)
+{
+	struct rd r = {p, len, 0, 0};
+
+	memset(m, 0, sizeof(*m));
+	m->id = rd_u64(&r);
+	rd_str(&r, m->base, WIRE_TEXT_MAX);
+	m->port = rd_u16(&r);
+	rd_str(&r, m->token, WIRE_NAME_MAX);
+	m->max_bytes = rd_u64(&r);
+	m->max_ms = rd_u32(&r);
+	m->streams = rd_u8(&r);
+	if (!r.err &&
+	    (m->id == 0 || m->token[0] == '\0' || m->streams < 1 ||
+		m->streams > WIRE_PROBE_MAX_STREAMS ||
+		m->max_bytes < m->streams || m->max_ms == 0 ||
+		m->max_ms > 300000 || (m->port == 0 && m->base[0] == '\0')))
+		r.err = WIRE_EFIELD;
+	return rd_finish(&r);
+}
+
+int
+wire_encode_checks(struct buf *out, const struct wire_checks *m)
+{
+	struct wr w;
+
+	wr_begin(&w, out, WIRE_CHECKS);
+	wr_u32(&w, m->interval_ms);
+	wr_u32(&w, m->timeout_ms);
+	if (m->n > WIRE_MAX_CHECKS)
+		w.err = -1;
+	wr_u32(&w, m->n);
+	for (uint32_t i = 0; i < m->n && !w.err; i++) {
+		wr_u64(&w, m->items[i].id);
+		wr_str(&w, m->items[i].room, WIRE_NAME_MAX);
+		wr_str(&w, m->items[i].url, WIRE_TEXT_MAX);
+		wr_str(&w, m->items[i].expect, WIRE_TEXT_MAX);
+	}
+	return wr_end(&w);
+}
+
+int
+wire_decode_checks(const uint8_t *p, size_t len, struct wire_checks *m)
+{
+	struct rd r = {p, len, 0, 0};
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	m->interval_ms = rd_u32(&r);
+	m->timeout_ms = rd_u32(&r);
+	m->n = rd_u32(&r);
+	if (!r.err &&
+	    (m->n > WIRE_MAX_CHECKS || m->interval_ms < 1000 ||
+		m->timeout_ms == 0 || m->timeout_ms > 120000 ||
+		m->timeout_ms > m->interval_ms))
+		r.err = WIRE_EFIELD;
+	if (!r.err && m->n > 0)
+		m->items = xcalloc(m->n, sizeof(*m->items));
+	for (uint32_t i = 0; i < m->n && !r.err; i++) {
+		struct wire_check *c = &m->items[i];
+
+		c->id = rd_u64(&r);
+		rd_str(&r, c->room, WIRE_NAME_MAX);
+		rd_str(&r, c->url, WIRE_TEXT_MAX);
+		rd_str(&r, c->expect, WIRE_TEXT_MAX);
+		if (!r.err &&
+		    (c->id == 0 || c->room[0] == '\0' || c->url[0] == '\0'))
+			r.err = WIRE_EFIELD;
+	}
+	if ((rc = rd_finish(&r)) != WIRE_OK)
+		wire_checks_free(m);
+	return rc;
+}
+
+void
+wire_checks_free(struct wire_checks *m)
+{
+	free(m->items);
+	m->items = NULL;
+	m->n = 0;
 }
 
 void
@@ -565,7 +738,8 @@ const char *
 wire_type_name(int type)
 {
 	static const char *const names[] = {NULL, "HELLO", "WELCOME",
-	    "REPORT", "ACK", "ERROR", "PING", "PONG", "STATUS", "PROBE"};
+	    "REPORT", "ACK", "ERROR", "PING", "PONG", "STATUS", "PROBE",
+	    "PROBE_REQUEST", "CHECKS"};
 
 	if (type >= WIRE_HELLO && type <= WIRE_TYPE_MAX)
 		return names[type];

@@ -32,9 +32,20 @@ enum wire_type {
 	WIRE_PING = 6,	  /* keepalive; answered with PONG */
 	WIRE_PONG = 7,
 	WIRE_STATUS = 8,  /* agent -> collector: spool state */
-	WIRE_PROBE = 9,	  /* agent -> collector, one probe round */
+	WIRE_PROBE = 9,	  /* agent -> collector, one probe result */
+	WIRE_PROBE_REQUEST = 10, /* collector -> agent: run a throughput test */
+	WIRE_CHECKS = 11, /* collector -> agent: the recording hosts to check */
 };
-#define WIRE_TYPE_MAX WIRE_PROBE
+#define WIRE_TYPE_MAX WIRE_CHECKS
+
+/*
+ * HELLO.proto and WELCOME.proto. 1: HELLO .. STATUS only. 2: also PROBE,
+ * PROBE_REQUEST and CHECKS. Each side sends the newer frames only when the
+ * other said 2: a collector that did not (an older one) never gets a PROBE.
+ */
+#define WIRE_PROTO_BASE 1
+#define WIRE_PROTO_PROBES 2
+#define WIRE_PROTO WIRE_PROTO_PROBES
 
 /* Decoder results (negative) and ERROR frame codes (positive, on the wire). */
 enum wire_err {
@@ -81,6 +92,11 @@ struct wire_welcome {
 	uint64_t epoch;
 	uint64_t acked_seq;	/* highest seq already stored for this epoch */
 	uint64_t server_time_ms;
+	/* The collector's protocol: a trailing u16 on the wire, written only
+	 * when >= WIRE_PROTO_PROBES (an older agent's decoder refuses trailing
+	 * bytes, so a collector sends it only to agents that said 2 in HELLO);
+	 * decoded as WIRE_PROTO_BASE when absent. */
+	uint16_t proto;
 };
 
 /* Cumulative: every REPORT and PROBE of this epoch with seq <= seq is
@@ -159,31 +175,115 @@ struct wire_report {
 
 /* What a PROBE measured. */
 enum wire_probe_kind {
-	WIRE_PROBE_LATENCY = 1, /* TCP connects to a target (agent/probe_tcp.c) */
+	WIRE_PROBE_LATENCY = 1,	   /* TCP connects to a target (probe_tcp.c) */
+	WIRE_PROBE_THROUGHPUT = 2, /* one test asked by a PROBE_REQUEST */
+	WIRE_PROBE_HOST = 3,	   /* one check of a recording host */
 };
 #define WIRE_PROBE_MAX_SENT 100 /* connects in one round */
+#define WIRE_PROBE_MAX_STREAMS 16
+
+/* wire_throughput.measured */
+#define WIRE_TP_DOWN 0x01
+#define WIRE_TP_UP 0x02
+
+/* Kind THROUGHPUT. Rates in kbit/s of payload; a direction not in
+ * `measured` has every figure 0. */
+struct wire_throughput {
+	uint8_t streams;	/* 1..WIRE_PROBE_MAX_STREAMS */
+	uint8_t measured;	/* WIRE_TP_* */
+	uint32_t down_kbps, up_kbps;
+	uint64_t down_bytes, up_bytes;
+	uint32_t down_ms, up_ms; /* the time each rate is measured over */
+};
+
+/* Kind HOST. */
+struct wire_host_check {
+	uint8_t ok;		/* 1: answered as expected */
+	uint16_t status;	/* HTTP/RTSP status, 0 if none */
+	uint32_t time_ms;	/* until the answer, or until it failed */
+};
 
 /*
- * One probe round against one target. PROBE frames share the agent's
- * sequence space with REPORT frames: spooled, acknowledged and de-duplicated
- * alike. A connect is answered when the SYN got a SYN-ACK or an RST in
- * time. The decoder holds: 1 <= seq, kind known, label and target not
- * empty, answered <= sent <= WIRE_PROBE_MAX_SENT, interval_ms > 0; with
- * nothing answered every RTT and the jitter are 0, else min <= avg <= max
- * and jitter <= max - min.
+ * One probe result. PROBE frames share the agent's sequence space with
+ * REPORT frames: spooled, acknowledged and de-duplicated alike, so a result
+ * measured while the link was down is stored when it is back. On the wire:
+ * seq, epoch, t_ms, kind, ref, label, target, interval_ms, error, then the
+ * kind's own fields in the order of its struct.
+ *
+ *   kind      label            target (cap)            ref
+ *   LATENCY   the agent's      host:port (ADDR_MAX)    0
+ *             name for it
+ *   THROUGHPUT "throughput"    the probe server's      the request's id
+ *                              base URL (TEXT_MAX)
+ *   HOST      the room         the URL (TEXT_MAX)      the check's id
+ *
+ * The decoder holds: 1 <= seq, kind known, label and target not empty and
+ * within their caps. LATENCY: answered <= sent <= WIRE_PROBE_MAX_SENT,
+ * interval_ms > 0; with nothing answered every RTT and the jitter are 0,
+ * else min <= avg <= max and jitter <= max - min. THROUGHPUT: ref > 0,
+ * streams in range, no unknown bit in measured, a direction not measured
+ * all 0. HOST: ref > 0, interval_ms > 0, ok 0 or 1.
  */
 struct wire_probe {
 	uint64_t seq;
 	uint64_t epoch;
-	uint64_t t_ms;		/* round start, ms since the Unix epoch (UTC) */
+	uint64_t t_ms;		/* start, ms since the Unix epoch (UTC) */
 	uint8_t kind;		/* enum wire_probe_kind */
-	char label[WIRE_NAME_MAX + 1];	/* the agent's name for the target */
-	char target[WIRE_ADDR_MAX + 1];	/* host:port */
+	uint64_t ref;		/* see the table above */
+	char label[WIRE_NAME_MAX + 1];
+	char target[WIRE_TEXT_MAX + 1];
+	uint32_t interval_ms;	/* the agent's schedule; 0 for THROUGHPUT */
+	char error[WIRE_TEXT_MAX + 1];	/* "" or why it could not run */
+	/* LATENCY */
 	uint32_t sent, answered;
 	uint32_t rtt_min_us, rtt_avg_us, rtt_max_us;
 	uint32_t jitter_us;	/* mean |difference| of consecutive RTTs */
-	uint32_t interval_ms;	/* the agent's schedule: a round this often */
-	char error[WIRE_TEXT_MAX + 1];	/* "" or why the round could not run */
+	struct wire_throughput tp;	/* THROUGHPUT */
+	struct wire_host_check host;	/* HOST */
+};
+
+/*
+ * Collector -> agent: run one throughput test now, download then upload.
+ * The agent answers with a PROBE of kind THROUGHPUT and ref = id, also
+ * when it cannot run it (error set, e.g. "busy": one test at a time).
+ * URLs are base + "/down" (GET, ?bytes=N per stream) and base + "/up"
+ * (POST); an empty base means "http://" + the host the agent connects to
+ * + ":" + port. The token goes in "Authorization: Bearer TOKEN" and is good
+ * for this test only. The decoder holds: id > 0, token not empty, streams
+ * 1..WIRE_PROBE_MAX_STREAMS, max_bytes >= streams, 0 < max_ms <= 300000,
+ * port > 0 or base not empty.
+ */
+struct wire_probe_request {
+	uint64_t id;
+	char base[WIRE_TEXT_MAX + 1];
+	uint16_t port;
+	char token[WIRE_NAME_MAX + 1];
+	uint64_t max_bytes;	/* per direction, over all streams */
+	uint32_t max_ms;	/* per direction */
+	uint8_t streams;
+};
+
+/*
+ * Collector -> agent: the school's recording hosts (inventory rows of role
+ * recording with a probe URL), sent after WELCOME and whenever they change;
+ * each replaces the last (n = 0: none). Every interval_ms the agent checks
+ * each and sends a PROBE of kind HOST with ref = id. The decoder holds:
+ * n <= WIRE_MAX_CHECKS, every id > 0, room and url not empty,
+ * interval_ms >= 1000, 0 < timeout_ms <= 120000 and timeout_ms <=
+ * interval_ms.
+ */
+#define WIRE_MAX_CHECKS 256
+struct wire_check {
+	uint64_t id;		/* the collector's, echoed as PROBE.ref */
+	char room[WIRE_NAME_MAX + 1];
+	char url[WIRE_TEXT_MAX + 1];	/* http://, https:// or rtsp:// */
+	char expect[WIRE_TEXT_MAX + 1];	/* HTTP: text the page must hold, or "" */
+};
+struct wire_checks {
+	uint32_t interval_ms;
+	uint32_t timeout_ms;
+	uint32_t n;
+	struct wire_check *items; /* owned when decoded: wire_checks_free */
 };
 
 /*
@@ -217,6 +317,10 @@ int wire_encode_status(struct buf *out, const struct wire_status *m)
     __attribute__((warn_unused_result));
 int wire_encode_probe(struct buf *out, const struct wire_probe *m)
     __attribute__((warn_unused_result));
+int wire_encode_probe_request(struct buf *out,
+    const struct wire_probe_request *m) __attribute__((warn_unused_result));
+int wire_encode_checks(struct buf *out, const struct wire_checks *m)
+    __attribute__((warn_unused_result));
 int wire_encode_empty(struct buf *out, enum wire_type type)
     __attribute__((warn_unused_result));
 
@@ -232,7 +336,11 @@ int wire_decode_error(const uint8_t *p, size_t len, struct wire_error *m);
 int wire_decode_status(const uint8_t *p, size_t len, struct wire_status *m);
 int wire_decode_report(const uint8_t *p, size_t len, struct wire_report *m);
 int wire_decode_probe(const uint8_t *p, size_t len, struct wire_probe *m);
+int wire_decode_probe_request(const uint8_t *p, size_t len,
+    struct wire_probe_request *m);
+int wire_decode_checks(const uint8_t *p, size_t len, struct wire_checks *m);
 void wire_report_free(struct wire_report *m);
+void wire_checks_free(struct wire_checks *m);
 
 const char *wire_strerror(int err);
 const char *wire_type_name(int type);

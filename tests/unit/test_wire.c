@@ -885,7 +885,7 @@ check_truncations(const uint8_t *payload, size_t full, decode_fn fn,
 Test(wire, truncations_of_every_message)
 {
 	struct wire_hello hello;
-	struct wire_welcome welcome = {1, 2, 3};
+	struct wire_welcome welcome = {1, 2, 3, 0};
 	struct wire_ack ack = {4, 5};
 	struct wire_error err = {.code = 1, .message = "版本不支持"};
 	struct wire_report r;
@@ -1729,16 +1729,17 @@ pb_probe(struct pb *p, const struct wire_probe *m, const char *label,
 	pb_u64(p, m->epoch);
 	pb_u64(p, m->t_ms);
 	pb_u8(p, m->kind);
+	pb_u64(p, m->ref);
 	pb_strn(p, label, label_len);
 	pb_strn(p, target, target_len);
+	pb_u32(p, m->interval_ms);
+	pb_str(p, m->error);
 	pb_u32(p, m->sent);
 	pb_u32(p, m->answered);
 	pb_u32(p, m->rtt_min_us);
 	pb_u32(p, m->rtt_avg_us);
 	pb_u32(p, m->rtt_max_us);
 	pb_u32(p, m->jitter_us);
-	pb_u32(p, m->interval_ms);
-	pb_str(p, m->error);
 }
 
 Test(wire, probe_known_bytes)
