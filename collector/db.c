@@ -245,13 +245,73 @@ static const char *const migrations[] = {
     "  rtt_min_us INTEGER, rtt_avg_us INTEGER, rtt_max_us INTEGER,"
     "  jitter_us INTEGER,"
     "  error TEXT NOT NULL DEFAULT '',"
-    "  PRIMARY KEY(agent_id, label, t_ms)) WITHOUT ROWID;"
+    "  epoch INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  PRIMARY KEY(agent_id, epoch, seq)) WITHOUT ROWID;"
     "CREATE INDEX probe_latency_school ON probe_latency(school, label, t_ms);"
+    "CREATE INDEX probe_latency_label ON probe_latency(agent_id, label, t_ms);"
     "CREATE TABLE probe_last("
     "  agent_id INTEGER NOT NULL REFERENCES agents(id),"
     "  label TEXT NOT NULL,"
     "  t_ms INTEGER NOT NULL,"
     "  PRIMARY KEY(agent_id, label)) WITHOUT ROWID;",
+
+    /*
+     * 9: throughput tests and recording rooms (issue 4).
+     *
+     * probe_throughput: one row per test, from the request on. id is the
+     * PROBE_REQUEST id (never reused). state: requested (waiting for the
+     * scheduler: its school's agent, the hours, the budget), running (sent
+     * to the agent), done (a result with at least one direction), failed
+     * (the agent's error, a refusal, or no answer in time: error says).
+     * served_bytes: what the probe server sent and received for it, which
+     * the monthly budget counts. uplink_mbps: the school's uplink's
+     * negotiated speed when the result was stored (NULL: unknown).
+     *
+     * recording_state: each recording room's availability as intervals,
+     * like port_state: a row is extended while nothing changes and the
+     * checks keep coming; a change or a gap (2.5 intervals without a
+     * check) starts a new one. available = host_ok AND port_ok.
+     */
+    "CREATE TABLE probe_throughput("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  school_code TEXT NOT NULL,"
+    "  reason TEXT NOT NULL CHECK(reason IN ('schedule','demand')),"
+    "  requested_by TEXT NOT NULL DEFAULT '',"
+    "  state TEXT NOT NULL CHECK(state IN"
+    "    ('requested','running','done','failed')),"
+    "  requested_ms INTEGER NOT NULL,"
+    "  started_ms INTEGER,"
+    "  finished_ms INTEGER,"
+    "  agent TEXT,"
+    "  t_ms INTEGER,"
+    "  max_bytes INTEGER NOT NULL,"
+    "  max_ms INTEGER NOT NULL,"
+    "  streams INTEGER NOT NULL,"
+    "  down_mbps REAL, up_mbps REAL,"
+    "  down_bytes INTEGER, up_bytes INTEGER,"
+    "  down_ms INTEGER, up_ms INTEGER,"
+    "  served_bytes INTEGER NOT NULL DEFAULT 0,"
+    "  uplink_mbps INTEGER,"
+    "  error TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX probe_throughput_school ON probe_throughput(school_code,"
+    "  requested_ms);"
+    "CREATE INDEX probe_throughput_open ON probe_throughput(state)"
+    "  WHERE state IN ('requested','running');"
+    "CREATE TABLE recording_state("
+    "  id INTEGER PRIMARY KEY,"
+    "  inventory_id INTEGER NOT NULL REFERENCES inventory(id),"
+    "  t_start INTEGER NOT NULL,"
+    "  t_end INTEGER NOT NULL,"
+    "  interval_ms INTEGER NOT NULL,"
+    "  host_ok INTEGER NOT NULL,"
+    "  port_ok INTEGER,"
+    "  available INTEGER NOT NULL,"
+    "  status INTEGER,"
+    "  time_ms INTEGER,"
+    "  error TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX recording_state_room ON recording_state(inventory_id,"
+    "  t_start);",
 };
 
 int
@@ -442,10 +502,10 @@ static const char *const writer_sql[ST_COUNT] = {
 			" VALUES(?, ?)",
     /* A second round in the same ms (a clock set back) replaces the
      * first: the key is (agent, label, time). */
-    [ST_PROBE_ADD] = "INSERT OR REPLACE INTO probe_latency(agent_id, school,"
+    [ST_PROBE_ADD] = "INSERT INTO probe_latency(agent_id, school,"
 		     " label, target, t_ms, interval_ms, sent, answered,"
-		     " rtt_min_us, rtt_avg_us, rtt_max_us, jitter_us, error)"
-		     " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		     " rtt_min_us, rtt_avg_us, rtt_max_us, jitter_us, error,"
+		     " epoch, seq) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_PROBE_LAST] = "INSERT INTO probe_last(agent_id, label, t_ms)"
 		      " VALUES(?1, ?2, ?3) ON CONFLICT(agent_id, label)"
 		      " DO UPDATE SET t_ms = ?3 WHERE ?3 >= t_ms",
@@ -821,6 +881,8 @@ db_store_probe(struct db_writer *w, struct agent_state *ag,
 	if (p->answered > 1)
 		sqlite3_bind_int64(st, 12, p->jitter_us);
 	sqlite3_bind_text(st, 13, p->error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 14, (sqlite3_int64)p->epoch);
+	sqlite3_bind_int64(st, 15, (sqlite3_int64)p->seq);
 	if (step_done(st) != 0)
 		return -1;
 	st = w->st[ST_PROBE_LAST];
