@@ -357,3 +357,63 @@ cmd_maintenance(sqlite3 *db, const struct calendar *cal, int argc,
 			"delete ID\n");
 	return 1;
 }
+
+/*
+ * Ask for a throughput test of one school now: a probe_throughput row in
+ * state requested, which the collector's scheduler sends to the school's
+ * agent when it is connected and the monthly budget allows. One open test
+ * per school: when one is already requested or running, *id is that one
+ * and PROBE_DEMAND_OPEN is returned. PROBE_DEMAND_NEW for a new row,
+ * PROBE_DEMAND_NO_SCHOOL, or -1 on a database error.
+ */
+int
+probe_demand(sqlite3 *db, const char *school, const char *by,
+    const struct probe_size *size, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc, known;
+
+	if ((known = db_school_exists(db, school)) <= 0)
+		return known < 0 ? -1 : PROBE_DEMAND_NO_SCHOOL;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db,
+		"SELECT id FROM probe_throughput WHERE school_code = ?"
+		" AND state IN ('requested','running')"
+		" ORDER BY id LIMIT 1",
+		-1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, school, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW) {
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		return PROBE_DEMAND_OPEN;
+	}
+	if (rc != SQLITE_DONE ||
+	    sqlite3_prepare_v2(db,
+		"INSERT INTO probe_throughput(school_code, reason,"
+		" requested_by, state, requested_ms, max_bytes, max_ms,"
+		" streams) VALUES(?, 'demand', ?, 'requested', ?, ?, ?, ?)",
+		-1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, school, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, by, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)time_now_ms());
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)size->max_bytes);
+	sqlite3_bind_int64(st, 5, size->max_ms);
+	sqlite3_bind_int(st, 6, size->streams);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	*id = sqlite3_last_insert_rowid(db);
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	return PROBE_DEMAND_NEW;
+fail:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}

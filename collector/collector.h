@@ -152,6 +152,17 @@ int db_load_agents(sqlite3 *db, struct agent_table *t)
     __attribute__((warn_unused_result));
 /* A school in the inventory (not removed): 1, 0 if not, -1 on error. */
 int db_school_exists(sqlite3 *db, const char *code);
+
+/* admin.c: ask for a throughput test of a school now (see there). */
+struct probe_size {
+	uint64_t max_bytes;	/* per direction, over all streams */
+	uint32_t max_ms;	/* per direction */
+	int streams;
+};
+enum { PROBE_DEMAND_NEW = 1, PROBE_DEMAND_OPEN = 2,
+	PROBE_DEMAND_NO_SCHOOL = 3 };
+int probe_demand(sqlite3 *db, const char *school, const char *by,
+    const struct probe_size *size, int64_t *id);
 /* A copy of a text column ("" for NULL); the caller frees it. */
 char *db_col_dup(sqlite3_stmt *st, int col);
 struct json_t;
