@@ -20,8 +20,16 @@ packages=(
   # /metrics checked by Prometheus' own parser (promtool)
   prometheus
   # fuzzing (scripts/fuzz.sh): clang with libFuzzer; openssl for test certs
-  clang libclang-rt-14-dev openssl iproute2
+  clang libclang-rt-14-dev openssl
 )
+
+# The network lab's packages (namespaces, tc, iperf3, the recording-host
+# stand-ins): their own list, which tests/sim/netlab.py documents.
+netlab_list="$(cd "$(dirname "$0")/.." && pwd)/tests/sim/netlab-packages.txt"
+while read -r p _; do
+  case "$p" in ''|'#'*) continue ;; esac
+  packages+=("$p")
+done < "$netlab_list"
 
 missing=()
 for p in "${packages[@]}"; do

@@ -117,9 +117,10 @@ pid in /run/schoolnet-netlab/; a lab whose owner is gone is swept).
 Skips (harness.Skip): `ip netns add` refused (not root / no CAP_SYS_ADMIN /
 no netns support), or a program a method needs is missing (ip, tc, setpriv;
 iperf3; busybox; Debian's python3 with gi and GstRtspServer; iptables;
-ping).  Debian packages: iproute2 iperf3 busybox iptables iputils-ping
-curl util-linux python3-gi python3-pycurl gir1.2-gst-rtsp-server-1.0
-gstreamer1.0-plugins-base gstreamer1.0-plugins-good.
+ping).  Debian packages: tests/sim/netlab-packages.txt (iproute2 iperf3
+busybox iptables iputils-ping curl procps util-linux python3-gi
+python3-pycurl gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
+gstreamer1.0-plugins-good), which scripts/deps.sh installs.
 
 Traffic goes only to the two lab addresses and to loopback inside the
 namespaces.  Every wait has a time limit and every loop a count limit; the
