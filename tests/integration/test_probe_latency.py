@@ -18,6 +18,13 @@ Checks, each with the figures it saw:
   - 20 % loss each way: answered/sent over the rounds stored in that phase
     within 50..78 % (0.8 x 0.8 = 64 %, the range test_probe_tcp_lab.py
     uses);
+  - the alerts, with school hours around the clock, [probe]
+    latency_max_ms = 50 and loss_max_percent = 10, raise/clear after 2
+    rounds: the 50 ms delay opens latency_high for both targets (key
+    "latency_high agent CODE LABEL", detail "avg ... ms to LABEL (limit 50
+    ms)"), in `alerts --json`, GET /api/v1/alerts and the table; under the
+    loss it clears and loss_high opens; after the link is back loss_high
+    clears;
   - the link cut (100 % loss) for 3 rounds: nothing of them reaches the
     collector during the cut, the agent spools them; after the restore
     they arrive (answered 0), and over the whole run every round the agent
@@ -27,7 +34,7 @@ Checks, each with the figures it saw:
 
 Traffic stays inside the lab's two namespaces.  Skips (77) without network
 namespaces, snmpsimd, iptables (the delay line) or the built binaries.
-About 2.5 minutes.
+About 3 minutes.
 """
 import json
 import os
@@ -49,6 +56,8 @@ COUNT = 20          # connects a round
 PROBE = {"targets": None, "interval": EVERY, "count": COUNT, "spacing": "100ms",
          "timeout": "500ms"}
 LABELS = ("collector", "sink")
+LATENCY_MAX_MS = 50
+LOSS_MAX_PCT = 10
 ROUND_MS = (COUNT - 1) * 100 + 500  # the longest a round takes
 
 
@@ -139,6 +148,38 @@ def api_get(lab, port, token, path):
     return body
 
 
+def probe_alerts(county, lab, http_port, token, code, cause, want_open):
+    """Wait-step: `cause` open (want_open) or not open for every label,
+    the same alerts in the alerts table (key "CAUSE agent CODE LABEL"),
+    `alerts --json` and GET /api/v1/alerts; returns {label: alert} (the
+    open ones, or the newest closed ones), or NotYet."""
+    keys = {lb: "%s agent %s %s" % (cause, code, lb) for lb in LABELS}
+    db = ro(county.db)
+    try:
+        rows = {lb: db.execute("SELECT id, cleared_at FROM alerts WHERE key = ? "
+                               "ORDER BY id DESC LIMIT 1", (k,)).fetchone()
+                for lb, k in keys.items()}
+    finally:
+        db.close()
+    cli = {a["id"]: a for a in h.collector_json(county.collector_bin, county.conf, "alerts",
+                                                "--school", code)["alerts"]
+           if a["cause"] == cause}
+    api = {a["id"]: a for a in json.loads(api_get(lab, http_port, token,
+                                                  "/api/v1/alerts?school=" + code))["alerts"]
+           if a["cause"] == cause}
+    out = {}
+    for lb, r in rows.items():
+        if want_open:
+            if r is None or r[1] is not None or r[0] not in cli or not cli[r[0]]["open"] \
+                    or r[0] not in api or not api[r[0]]["open"]:
+                raise h.NotYet("%s %s: db %s, cli %s" % (cause, lb, r, h._short(list(cli.values()))))
+        elif r is not None and (r[1] is None or cli.get(r[0], {}).get("open")
+                                or api.get(r[0], {}).get("open")):
+            raise h.NotYet("%s %s still open: %s" % (cause, lb, h._short(cli.get(r[0]))))
+        out[lb] = cli.get(r[0]) if r else None
+    return out
+
+
 def main():
     h.require_programs("ip", "tc", "iptables", "setpriv", "curl", "snmpget", h.SNMPSIMD)
     h.binaries()
@@ -154,6 +195,15 @@ def main():
                           probe=probe,
                           collector_extra={"http": "127.0.0.1:%d" % http_port,
                                            "idle_timeout": 5, "read_timeout": 3})
+        # Latency and loss alerts count in school hours only: all hours are.
+        calendar = wd.file("calendar.conf")
+        with open(calendar, "w", encoding="utf-8") as f:
+            f.write("[calendar]\nname = test: school hours around the clock\n"
+                    "[hours]\ndefault = daily 00:00-24:00\n")
+        with open(county.conf, "a", encoding="utf-8") as f:
+            f.write("\n[policy]\ncalendar = %s\n\n[alerts]\nraise_after = 2\nclear_after = 2\n"
+                    "\n[probe]\nlisten = off\nthroughput_every = 0\nlatency_max_ms = %d\n"
+                    "loss_max_percent = %d\n" % (calendar, LATENCY_MAX_MS, LOSS_MAX_PCT))
         code = county.manifest["schools"][0]["code"]
         agent_conf = county.manifest["schools"][0]["agent_conf"]
         with open(agent_conf, encoding="utf-8") as f:
@@ -234,6 +284,19 @@ def main():
                                          ms(byl[lb]["rtt_avg_us"])) for lb in byl),
                 netlab._text(r.stdout)[-2000:] + netlab._text(r.stderr)[-2000:])
 
+        alerts = lambda cause, want: probe_alerts(county, lab, http_port, token,  # noqa: E731
+                                                  code, cause, want)
+        t_wait = time.monotonic()
+        lat = h.wait_until(lambda: alerts("latency_high", True), 3 * EVERY + 15,
+                           "latency_high for both targets", interval=0.5, logs=logs)
+        h.check(all("ms to %s (limit %d ms)" % (lb, LATENCY_MAX_MS) in lat[lb]["detail"]
+                    and lat[lb]["agent"] == code for lb in LABELS),
+                "latency_high open for both targets %.0f s later: %s"
+                % (time.monotonic() - t_wait,
+                   "; ".join("%d %r" % (lat[lb]["id"], lat[lb]["detail"]) for lb in LABELS)),
+                h._short(lat))
+        h.check(not any(alerts("loss_high", False).values()), "no loss_high alert yet")
+
         h.step("20 % loss each way: " + "; ".join(lab.shape(loss_pct=20).values()))
         t2 = int(time.time() * 1000)
         rs = wait_rounds(county, t2, "rounds of 200+ connects stored under loss", 120,
@@ -243,6 +306,17 @@ def main():
         h.check(sent >= 200 and 0.50 <= ans / sent <= 0.78,
                 "stored: %s = %.1f %% (expected 0.8 x 0.8 = 64 %%, 50..78 %%); per round %s"
                 % (describe(rs), 100.0 * ans / sent, [r["answered"] for r in rs]), str(rs))
+        loss = h.wait_until(lambda: alerts("loss_high", True), 3 * EVERY + 15,
+                            "loss_high for both targets", interval=0.5, logs=logs)
+        h.check(all("%% to %s (limit %d %%)" % (lb, LOSS_MAX_PCT) in loss[lb]["detail"]
+                    for lb in LABELS),
+                "loss_high open for both targets: %s"
+                % "; ".join("%d %r" % (loss[lb]["id"], loss[lb]["detail"]) for lb in LABELS),
+                h._short(loss))
+        lat = h.wait_until(lambda: alerts("latency_high", False), 3 * EVERY + 15,
+                           "latency_high to clear", interval=0.5, logs=logs)
+        h.check(True, "latency_high cleared for both targets (%s)"
+                % ", ".join("%d at %s" % (lat[lb]["id"], lat[lb]["cleared_at"]) for lb in LABELS))
 
         h.step("link cut (100 % loss) for 3 rounds: " + "; ".join(
             lab.shape(loss_pct=100).values()))
@@ -279,6 +353,14 @@ def main():
                              for lb in LABELS), COUNT), str(cut))
         h.check(sorted((r["label"], r["t_ms"]) for r in cut) == cut_spooled,
                 "they are the rounds the spool held during the cut", "%s\n%s" % (cut, cut_spooled))
+
+        t_wait = time.monotonic()
+        loss = h.wait_until(lambda: alerts("loss_high", False), 3 * EVERY + 15,
+                            "loss_high to clear after the link is back", interval=0.5, logs=logs)
+        h.check(True, "loss_high cleared for both targets %.0f s after the spool drained (%s)"
+                % (time.monotonic() - t_wait,
+                   ", ".join("%d at %s" % (loss[lb]["id"], loss[lb]["cleared_at"])
+                             for lb in LABELS)))
 
         h.step("stop; every round made is stored once")
         agent_rc = agent.stop()

@@ -475,14 +475,16 @@ class Snmpsim:
             snmp_get(self.port, "1.3.6.1.2.1.1.3.0", community=c, timeout=1, retries=2,
                      node=self.node)
 
+    # In a lab, snmpsimd listens on the school namespace's loopback: the
+    # tools run there too.
     def get(self, community, oid):
-        return snmp_get(self.port, oid, community=community)
+        return snmp_get(self.port, oid, community=community, node=self.node)
 
     def walk(self, community, oid):
-        return snmp_walk(self.port, oid, community=community)
+        return snmp_walk(self.port, oid, community=community, node=self.node)
 
     def set(self, community, *triples):
-        return snmp_set(self.port, community, *triples)
+        return snmp_set(self.port, community, *triples, node=self.node)
 
     def stop(self):
         return self.daemon.stop()
