@@ -93,10 +93,49 @@ def main():
     return rc
 
 
+def recording_hosts():
+    """A local HTTP server that stands in for the schools' recording hosts
+    (录播主机): /rec/CODE answers 200, except one school's, which answers
+    503 so that its recording room shows as unavailable."""
+    rec = receivers.WebhookServer()
+    return rec, (lambda code, room: rec.url("/rec/%s" % code))
+
+
+def probe_conf(a):
+    """The collector's [probe] section for the demo: every school's uplink
+    measured once an hour, at any hour (the demo's school day never ends),
+    with small tests; recording hosts checked every poll interval."""
+    return {"listen": "127.0.0.1:%d" % h.free_port("tcp"),
+            "throughput_every": 3600, "throughput_in_school_hours": "yes",
+            "throughput_bytes": 50, "throughput_seconds": 2, "throughput_streams": 2,
+            "check_interval": "%g" % max(a.poll_interval, 2), "check_timeout": 2}
+
+
+def wait_probes(county, m, poll_interval):
+    """Until every school has a finished throughput test and every recording
+    room with a probe URL has been checked."""
+    def done():
+        tests = json.loads(collector(county, "throughput", "--json"))["tests"]
+        finished = {t["school"] for t in tests if t["state"] in ("done", "failed")}
+        rooms = json.loads(collector(county, "recording", "--json"))["rooms"]
+        unknown = [r for r in rooms if r.get("url") and r["available"] is None]
+        if len(finished) < len(m["schools"]) or unknown:
+            raise h.NotYet("%d of %d schools measured, %d recording rooms not checked yet"
+                           % (len(finished), len(m["schools"]), len(unknown)))
+    h.wait_until(done, 8 * poll_interval + 60, "a throughput test of every school",
+                 logs=[county.collector])
+
+
 def run(a):
     wd = h.Workdir(prefix="schoolnet-demo-", path=a.dir)
-    county = h.County(wd, schools=a.schools, seed=a.seed, poll_interval=a.poll_interval)
+    rec, rec_url = recording_hosts()
+    county = h.County(wd, schools=a.schools, seed=a.seed, poll_interval=a.poll_interval,
+                      collector_probe=probe_conf(a), recording_url=rec_url)
     m = county.manifest
+    seats = [s["code"] for s in m["schools"]
+             if any(i["role"] == "recording" for i in s["switches"][0]["interfaces"])]
+    if seats:
+        rec.reply("/rec/%s" % seats[-1], 503, "recorder offline")
     print("demo: %d schools in %d towns, %d faults planted; files in %s"
           % (len(m["schools"]), len(m["towns"]), len(m["faults"]), county.dir), flush=True)
     county.start_snmpsim()
@@ -135,11 +174,22 @@ def run(a):
                  logs=[county.collector])
     time.sleep(1)
 
+    print("demo: waiting for each school's first throughput test and recording-host check...",
+          flush=True)
+    wait_probes(county, m, a.poll_interval)
     coll = county.collector_bin
     print("\n== schools (schoolnet-collector schools) ==")
     print(collector(county, "schools").rstrip())
     print("\n== open alerts (schoolnet-collector alerts --open) ==")
     print(collector(county, "alerts", "--open").rstrip())
+    print("\n== measured throughput (schoolnet-collector throughput) ==")
+    print("(agents and collector share this machine, so the figures are loopback speed,"
+          " not a real link's)")
+    print(collector(county, "throughput").rstrip())
+    print("\n== recording rooms (schoolnet-collector recording) ==")
+    print("(one school's recording host is planted dead: it answers 503)" if seats else
+          "(no town-seat school in this county)")
+    print(collector(county, "recording").rstrip())
     got = hook.received("/demo")
     print("\n== the local webhook receiver got %d messages; the first one says ==" % len(got))
     if got and got[0].json:
@@ -152,6 +202,7 @@ def run(a):
     print("try:            %s -c %s schools --json" % (coll, county.conf))
     print("                %s -c %s ports --school s001" % (coll, county.conf))
     print("                %s -c %s alerts ack 1 --by 王老师" % (coll, county.conf))
+    print("                %s -c %s probe --school s001" % (coll, county.conf))
     print("                %s -c %s report --month %s --format csv" % (coll, county.conf, reports[0][0]))
     print("dashboard:      http://127.0.0.1:%d/#token=%s" % (http_port, viewer))
     print("                read-only token: %s" % viewer)

@@ -679,10 +679,12 @@ class County:
     collector in the district namespace (listening on its veth address),
     snmpsimd and the agents in the school namespace.  probe: the agents'
     [probe] keys (gen_county.agent_conf_text); collector_extra: more
-    [collector] keys."""
+    [collector] keys; collector_probe: the collector's [probe] keys;
+    recording_url(code, room): a recording room's probe URL (gen_county)."""
 
     def __init__(self, wd, schools=3, seed=1, poll_interval=3, timeout=None, retries=None,
-                 lab=None, probe=None, collector_extra=None):
+                 lab=None, probe=None, collector_extra=None, collector_probe=None,
+                 recording_url=None):
         self.wd = wd
         self.lab = lab
         self.agent_bin, self.collector_bin = binaries()
@@ -695,7 +697,9 @@ class County:
         self.manifest = gen_county.generate(self.dir, self.snmp_port, self.collector_addr,
                                             schools=schools, seed=seed, poll_interval=poll_interval,
                                             timeout=timeout, retries=retries, probe=probe,
-                                            collector_extra=collector_extra)
+                                            collector_extra=collector_extra,
+                                            collector_probe=collector_probe,
+                                            recording_url=recording_url)
         self.conf = self.manifest["collector_conf"]
         self.db = self.manifest["database"]
         # TLS with per-agent keys is the default: enroll every school and
