@@ -127,7 +127,10 @@ def main():
         http_port = lab.district.free_port()
         county = h.County(wd, schools=1, poll_interval=POLL, timeout=1, retries=1, lab=lab,
                           probe={"targets": "none"},
-                          collector_extra={"http": "127.0.0.1:%d" % http_port})
+                          collector_extra={"http": "127.0.0.1:%d" % http_port},
+                          collector_probe={"listen": "off", "throughput_every": 0,
+                                           "check_interval": CHECK_INTERVAL,
+                                           "check_timeout": 2})
         school = county.manifest["schools"][0]
         code = school["code"]
         calendar = wd.file("calendar.conf")
@@ -136,9 +139,7 @@ def main():
                     "[hours]\ndefault = daily 00:00-24:00\n")
         with open(county.conf, "a", encoding="utf-8") as f:
             f.write("\n[policy]\ncalendar = %s\n"
-                    "\n[alerts]\nraise_after = 2\nclear_after = 2\n"
-                    "\n[probe]\nlisten = off\nthroughput_every = 0\n"
-                    "check_interval = %d\ncheck_timeout = 2\n" % (calendar, CHECK_INTERVAL))
+                    "\n[alerts]\nraise_after = 2\nclear_after = 2\n" % calendar)
         inventory, ports = write_inventory(county, school, web, cam)
         county.start_snmpsim()
         county.start_collector()

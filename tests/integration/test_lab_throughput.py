@@ -147,17 +147,17 @@ def main():
         http_port, probe_port = d.free_port(), d.free_port()
         county = h.County(wd, schools=1, poll_interval=POLL, timeout=1, retries=1, lab=lab,
                           probe={"targets": "none"},
-                          collector_extra={"http": "127.0.0.1:%d" % http_port})
+                          collector_extra={"http": "127.0.0.1:%d" % http_port},
+                          collector_probe={
+                              "listen": "%s:%d" % (d.addr, probe_port), "url": "",
+                              "throughput_every": 0, "throughput_bytes": BYTES_MB,
+                              "throughput_seconds": SECONDS, "throughput_streams": STREAMS,
+                              "throughput_parallel": 1, "throughput_budget": 0,
+                              "throughput_min_percent": MIN_PERCENT})
         school = county.manifest["schools"][0]
         code = school["code"]
         sw = school["switches"][0]
         uplink = next(i for i in sw["interfaces"] if i["role"] == "uplink")
-        with open(county.conf, "a", encoding="utf-8") as f:
-            f.write("\n[probe]\nlisten = %s:%d\nurl =\nthroughput_every = 0\n"
-                    "throughput_bytes = %d\nthroughput_seconds = %d\nthroughput_streams = %d\n"
-                    "throughput_parallel = 1\nthroughput_budget = 0\n"
-                    "throughput_min_percent = %d\n"
-                    % (d.addr, probe_port, BYTES_MB, SECONDS, STREAMS, MIN_PERCENT))
         county.start_snmpsim()
         # The generated county may plant a 100 Mbps uplink: this one negotiates 1000.
         county.snmpsim.set(sw["community"],

@@ -194,7 +194,10 @@ def main():
         county = h.County(wd, schools=1, poll_interval=POLL, timeout=1, retries=1, lab=lab,
                           probe=probe,
                           collector_extra={"http": "127.0.0.1:%d" % http_port,
-                                           "idle_timeout": 5, "read_timeout": 3})
+                                           "idle_timeout": 5, "read_timeout": 3},
+                          collector_probe={"listen": "off", "throughput_every": 0,
+                                           "latency_max_ms": LATENCY_MAX_MS,
+                                           "loss_max_percent": LOSS_MAX_PCT})
         # Latency and loss alerts count in school hours only: all hours are.
         calendar = wd.file("calendar.conf")
         with open(calendar, "w", encoding="utf-8") as f:
@@ -202,8 +205,7 @@ def main():
                     "[hours]\ndefault = daily 00:00-24:00\n")
         with open(county.conf, "a", encoding="utf-8") as f:
             f.write("\n[policy]\ncalendar = %s\n\n[alerts]\nraise_after = 2\nclear_after = 2\n"
-                    "\n[probe]\nlisten = off\nthroughput_every = 0\nlatency_max_ms = %d\n"
-                    "loss_max_percent = %d\n" % (calendar, LATENCY_MAX_MS, LOSS_MAX_PCT))
+                    % calendar)
         code = county.manifest["schools"][0]["code"]
         agent_conf = county.manifest["schools"][0]["agent_conf"]
         with open(agent_conf, encoding="utf-8") as f:
