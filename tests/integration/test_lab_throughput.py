@@ -33,9 +33,7 @@ About 90 s.
 import json
 import os
 import sqlite3
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sim"))
 import harness as h  # noqa: E402
@@ -47,19 +45,13 @@ STREAMS = 4
 TOLERANCE = 0.10
 MIN_PERCENT = 70
 POLL = 2
-IFX_HIGH_SPEED = "1.3.6.1.2.1.31.1.1.1.15"
-IF_SPEED = "1.3.6.1.2.1.2.2.1.5"
 # MB per direction: more than 3 s at 1000 Mbit carries (~360 MB), so the
 # time ends every test, as it ends iperf3's.
 BYTES_MB = 500
 
 
-def ro(path):
-    return sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
-
-
 def query(db_path, sql, args=()):
-    db = ro(db_path)
+    db = netlab.sqlite3_ro(db_path)
     try:
         db.row_factory = sqlite3.Row
         return [dict(r) for r in db.execute(sql, args)]
@@ -73,19 +65,6 @@ def api_get(lab, port, token, path):
     if rc != 0 or status != 200:
         raise h.TestFailure("GET %s: curl exit %d, HTTP %d: %s" % (path, rc, status, body[-500:]))
     return json.loads(body)
-
-
-def run_probe(county, code):
-    """`probe --school CODE --json`: (exit code, parsed stdout or None, stderr)."""
-    argv = [county.collector_bin, "-c", county.conf, "probe", "--school", code,
-            "--wait", "60", "--json"]
-    r = subprocess.run(argv, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
-    out = r.stdout.decode("utf-8", "replace")
-    try:
-        parsed = json.loads(out)
-    except ValueError:
-        parsed = None
-    return r.returncode, parsed, out + r.stderr.decode("utf-8", "replace")
 
 
 def find_rows(obj, key="down_mbps"):
@@ -144,47 +123,20 @@ def main():
     wd = h.Workdir(prefix="schoolnet-lab-throughput-")
     with netlab.Lab(workdir=wd.sub("lab")) as lab:
         d = lab.district
-        http_port, probe_port = d.free_port(), d.free_port()
-        county = h.County(wd, schools=1, poll_interval=POLL, timeout=1, retries=1, lab=lab,
-                          probe={"targets": "none"},
-                          collector_extra={"http": "127.0.0.1:%d" % http_port},
-                          collector_probe={
-                              "listen": "%s:%d" % (d.addr, probe_port), "url": "",
-                              "throughput_every": 0, "throughput_bytes": BYTES_MB,
-                              "throughput_seconds": SECONDS, "throughput_streams": STREAMS,
-                              "throughput_parallel": 1, "throughput_budget": 0,
-                              "throughput_min_percent": MIN_PERCENT})
-        school = county.manifest["schools"][0]
-        code = school["code"]
-        sw = school["switches"][0]
-        uplink = next(i for i in sw["interfaces"] if i["role"] == "uplink")
-        county.start_snmpsim()
-        # The generated county may plant a 100 Mbps uplink: this one negotiates 1000.
-        county.snmpsim.set(sw["community"],
-                           ("%s.%d" % (IFX_HIGH_SPEED, uplink["if_index"]), "u", 1000),
-                           ("%s.%d" % (IF_SPEED, uplink["if_index"]), "u", 1000000000))
-        county.start_collector()
-        h.collector_cli(county, "import", county.manifest["inventory"])
-        d.wait_listening(probe_port, 15, county.collector,
-                         "the probe server on %s:%d" % (d.addr, probe_port))
-        token = h.api_token(county, "lab-throughput")
-        agent = county.start_agent(code)
+        http_port = d.free_port()
+        county = netlab.probe_county(lab, wd, seconds=SECONDS, streams=STREAMS,
+                                     bytes_mb=BYTES_MB, min_percent=MIN_PERCENT, poll=POLL,
+                                     collector_extra={"http": "127.0.0.1:%d" % http_port})
+        code = county.code
+        agent = netlab.start_probe_county(county, uplink_mbps=1000)
         logs = [county.collector, agent]
-        h.step("lab %s: collector %s, probe server %s:%d (district), agent in %s"
-               % (lab.tag, county.collector_addr, d.addr, probe_port, lab.school.addr))
-
-        def uplink_known():
-            ports = county.ports(code)["ports"]
-            up = [p for p in ports if p["if_name"] == uplink["if_name"]]
-            if not up or up[0]["speed_mbps"] != 1000 or up[0]["role"] != "uplink":
-                raise h.NotYet("uplink: %s" % up)
-            return up[0]
-        h.wait_until(uplink_known, 4 * POLL + 20, "the uplink %s at 1000 Mbps in `ports`"
-                     % uplink["if_name"], logs=logs)
-        h.check(True, "the collector knows the uplink %s negotiates 1000 Mbps" % uplink["if_name"])
+        token = h.api_token(county, "lab-throughput")
+        h.step("lab %s: collector %s, probe server %s:%d (district), agent in %s; the uplink "
+               "%s negotiates 1000 Mbps" % (lab.tag, county.collector_addr, d.addr,
+                                            county.probe_port, lab.school.addr,
+                                            county.uplink["if_name"]))
 
         table = []
-        last_id = 0
         for rate in RATES:
             h.step("tbf %d Mbit both ways" % rate)
             lab.shape(rate_mbit=rate)
@@ -192,19 +144,13 @@ def main():
             for _ in range(3):
                 ip_down = lab.iperf3(seconds=SECONDS, reverse=True, streams=STREAMS)
                 ip_up = lab.iperf3(seconds=SECONDS, streams=STREAMS)
-                t0 = time.monotonic()
-                rc, out, text = run_probe(county, code)
-                took = time.monotonic() - t0
-                rows = query(county.db, "SELECT * FROM probe_throughput WHERE school_code = ? "
-                             "AND id > ? ORDER BY id", (code, last_id))
-                h.check(rc == 0 and len(rows) == 1 and rows[0]["state"] == "done"
-                        and rows[0]["reason"] == "demand",
+                rc, row, out, text, took = netlab.run_probe(county)
+                h.check(rc == 0 and row is not None and row["state"] == "done"
+                        and row["reason"] == "demand",
                         "probe --school %s: exit %d in %.1f s, test %s %s"
-                        % (code, rc, took, rows[0]["id"] if rows else "-",
-                           rows[0]["state"] if rows else "not stored"),
-                        "%s\nrows: %s" % (text[-2000:], rows))
-                row = rows[0]
-                last_id = row["id"]
+                        % (code, rc, took, row["id"] if row else "-",
+                           row["state"] if row else "not stored"),
+                        "%s\nrow: %s" % (text[-2000:], row))
                 dev_d = row["down_mbps"] / ip_down - 1
                 dev_u = row["up_mbps"] / ip_up - 1
                 runs.append("down %.1f/%.1f (%+.1f %%), up %.1f/%.1f (%+.1f %%)"

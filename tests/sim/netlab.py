@@ -140,6 +140,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -803,6 +804,109 @@ class Lab:
         """gst-rtsp-server in `where` with one mount `path`; started unless start=False."""
         s = RtspHost(self, self.node(where), port, path, launch)
         return s.start() if start else s
+
+
+# --- a County across the lab, for throughput tests ------------------------------
+
+IFX_HIGH_SPEED = "1.3.6.1.2.1.31.1.1.1.15"
+IF_SPEED = "1.3.6.1.2.1.2.2.1.5"
+
+
+def probe_county(lab, wd, seconds=3, streams=4, bytes_mb=500, min_percent=70, poll=2,
+                 collector_extra=None):
+    """A one-school harness.County across `lab` (collector in the district,
+    snmpsimd and the agent in the school; not started) whose collector
+    runs throughput tests on demand only (throughput_every = 0: nothing
+    but the caller starts one, so none overlaps an iperf3 run), from its
+    probe server on the district's veth address (.probe_port; [probe] url
+    empty: the agent uses the collector's host), `seconds` and `streams` a
+    direction, at most `bytes_mb` MB (pass more than `seconds` carry at the
+    top rate so that the time ends each test, as it ends iperf3's), no
+    monthly budget.  The agent runs no latency rounds.  Also sets .code,
+    .school and .uplink (the manifest's uplink interface)."""
+    probe_port = lab.district.free_port()
+    county = h.County(wd, schools=1, poll_interval=poll, timeout=1, retries=1, lab=lab,
+                      probe={"targets": "none"}, collector_extra=collector_extra,
+                      collector_probe={
+                          "listen": "%s:%d" % (lab.district.addr, probe_port), "url": "",
+                          "throughput_every": 0, "throughput_bytes": bytes_mb,
+                          "throughput_seconds": seconds, "throughput_streams": streams,
+                          "throughput_parallel": 1, "throughput_budget": 0,
+                          "throughput_min_percent": min_percent})
+    county.probe_port = probe_port
+    county.school = county.manifest["schools"][0]
+    county.code = county.school["code"]
+    county.uplink = next(i for i in county.school["switches"][0]["interfaces"]
+                         if i["role"] == "uplink")
+    return county
+
+
+def start_probe_county(county, uplink_mbps=1000):
+    """Start `county` (from probe_county): snmpsimd with the uplink set to
+    negotiate `uplink_mbps` (the generated county may plant a slow one), the
+    collector with the inventory imported and its probe server listening,
+    the agent; waits until the collector has the uplink's speed.  Returns
+    the agent's Daemon."""
+    lab = county.lab
+    county.start_snmpsim()
+    idx = county.uplink["if_index"]
+    county.snmpsim.set(county.school["switches"][0]["community"],
+                       ("%s.%d" % (IFX_HIGH_SPEED, idx), "u", uplink_mbps),
+                       ("%s.%d" % (IF_SPEED, idx), "u", min(uplink_mbps * 1000000, 4294967295)))
+    county.start_collector()
+    h.collector_cli(county, "import", county.manifest["inventory"])
+    lab.district.wait_listening(county.probe_port, 15, county.collector,
+                                "the probe server on %s:%d" % (lab.district.addr,
+                                                               county.probe_port))
+    agent = county.start_agent(county.code)
+
+    def uplink_known():
+        up = [p for p in county.ports(county.code)["ports"]
+              if p["if_name"] == county.uplink["if_name"]]
+        if not up or up[0]["speed_mbps"] != uplink_mbps or up[0]["role"] != "uplink":
+            raise h.NotYet("uplink: %s" % up)
+        return up[0]
+    h.wait_until(uplink_known, 4 * county.poll_interval + 20, "the uplink %s at %d Mbps in "
+                 "`ports`" % (county.uplink["if_name"], uplink_mbps),
+                 logs=[county.collector, agent])
+    return agent
+
+
+def run_probe(county, code=None, wait=60):
+    """`schoolnet-collector probe --school CODE --wait S --json` (from this
+    namespace: it only needs the database), then the test's stored row.
+    Returns (exit code, the probe_throughput row or None, parsed stdout
+    or None, stdout + stderr, seconds it took)."""
+    code = code or county.code
+    db = sqlite3_ro(county.db)
+    try:
+        before = db.execute("SELECT coalesce(max(id), 0) FROM probe_throughput").fetchone()[0]
+    finally:
+        db.close()
+    argv = [county.collector_bin, "-c", county.conf, "probe", "--school", code,
+            "--wait", wait, "--json"]
+    t0 = time.monotonic()
+    r = subprocess.run([str(a) for a in argv], capture_output=True, timeout=wait + 60,
+                       stdin=subprocess.DEVNULL)
+    took = time.monotonic() - t0
+    out = _text(r.stdout)
+    try:
+        parsed = json.loads(out)
+    except ValueError:
+        parsed = None
+    db = sqlite3_ro(county.db)
+    try:
+        db.row_factory = sqlite3.Row
+        row = db.execute("SELECT * FROM probe_throughput WHERE school_code = ? AND id > ? "
+                         "ORDER BY id DESC LIMIT 1", (code, before)).fetchone()
+    finally:
+        db.close()
+    return r.returncode, dict(row) if row else None, parsed, out + _text(r.stderr), took
+
+
+def sqlite3_ro(path):
+    """A read-only connection to a database a running collector writes."""
+    return sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
 
 
 def curl(node, url, timeout=5.0, extra=()):
