@@ -5,11 +5,14 @@
 #                           a. poll benchmark: schoolnet-agent vs snmpbulkwalk
 #                           b. ingest benchmark: schoolnet-collector vs raw SQLite
 #                           c. a summary table
+#                           then TLS, connections, the monthly report and,
+#                           as root, the link probes (probe_bench.py)
 #
 # Environment: BENCH_BUILD (default <repo>/build-bench), BENCH_RUNS (poll
 # runs, default 10), BENCH_REPEAT (ingest rounds, default 3; the median run
 # is reported), BENCH_KEEP=1 keeps the temp dir (logs, outputs and DBs).
-# Traffic goes to 127.0.0.1 only. Everything started here is stopped by PID.
+# Traffic goes to 127.0.0.1 only (the link probes: inside two network
+# namespaces of their own). Everything started here is stopped by PID.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -319,3 +322,11 @@ python3 "$REPO/bench/conns_bench.py" "$BUILD" 2000
 echo
 say "monthly report: a synthetic county month (300 schools x 40 classrooms), every format"
 python3 "$REPO/bench/report_bench.py" --build "$BUILD" --county-only
+
+echo
+if [[ $(id -u) -eq 0 ]] && command -v iperf3 >/dev/null; then
+	say "link probes: the agent's throughput test against iperf3 at 80/500/1000 Mbit, its CPU and RSS at 1 Gbit (network namespaces)"
+	python3 "$REPO/bench/probe_bench.py" --build "$BUILD" --runs 1
+else
+	say "link probes: skipped (bench/probe_bench.py needs root for its network namespaces, and iperf3)"
+fi
