@@ -453,7 +453,9 @@ class Snmpsim:
             argv = node.exec_argv(argv)
         # snmpsimd logs every request; leave those out of failure reports.
         self.daemon = Daemon(argv, self.log_path, name="snmpsimd",
-                             tail_skip=r"^(Request|Response) var-binds|^SNMP EngineID")
+                             tail_skip=r"^(Request|Response) var-binds|^SNMP EngineID"
+                             r"|^Using .* controller selected by candidate"
+                             r"|^ 1\.3\.6\.")  # var-binds go on over lines
         self._wait_ready(startup_timeout)
 
     def _wait_ready(self, timeout):
