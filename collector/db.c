@@ -513,17 +513,18 @@ static const char *const writer_sql[ST_COUNT] = {
 		      " DO UPDATE SET t_ms = ?3 WHERE ?3 >= t_ms",
     /* A HOST check's room: the agent's school's current recording row,
      * and its port's latest state when the port is mapped (the same
-     * columns, from admin on, as port_obs_from_row reads). */
+     * columns, from admin on, as port_obs_from_row reads). port_map as a
+     * scalar subquery: joined, SQLite builds the whole view (every port
+     * of the district) for each check. */
     [ST_REC_ROOM] = "SELECT i.room, i.switch, i.port, p.id, p.admin,"
 		    " p.oper, p.speed_mbps, p.duplex, p.last_seen,"
 		    " p.in_errors, p.out_errors, s.poll_interval"
 		    " FROM inventory i"
-		    " LEFT JOIN port_map m ON m.inventory_id = i.id"
-		    " LEFT JOIN ports p ON p.id = m.port_id"
+		    " LEFT JOIN ports p ON p.id = (SELECT m.port_id FROM"
+		    "  port_map m WHERE m.inventory_id = i.id LIMIT 1)"
 		    " LEFT JOIN switches s ON s.id = p.switch_id"
 		    " WHERE i.id = ? AND i.school_code = ?"
-		    " AND i.role = 'recording' AND i.valid_to IS NULL"
-		    " ORDER BY p.last_seen DESC LIMIT 1",
+		    " AND i.role = 'recording' AND i.valid_to IS NULL",
     [ST_REC_LAST] = "SELECT id, t_end, host_ok, available FROM"
 		    " recording_state WHERE inventory_id = ?"
 		    " ORDER BY t_start DESC LIMIT 1",
