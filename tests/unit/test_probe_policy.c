@@ -48,30 +48,34 @@ Test(probe_policy, recording_interval_extends_only_unchanged_and_on_time)
 
 Test(probe_policy, throughput_verdict)
 {
-	double floor_mbps;
+	static const struct {
+		double down;
+		uint32_t uplink, target;
+		double percent;
+		enum verdict want;
+		double floor;
+		const char *why;
+	} cases[] = {
+	    {280, 1000, 1000, 70, VERDICT_BELOW, 700, "280 of 1000"},
+	    {700, 1000, 1000, 70, VERDICT_OK, 700, "exactly at the limit"},
+	    /* Judged on what the uplink can carry: min(100, 1000). */
+	    {80, 100, 1000, 70, VERDICT_OK, 70, "80 of a 100 Mbps uplink"},
+	    {60, 100, 1000, 70, VERDICT_BELOW, 70, "60 of a 100 Mbps uplink"},
+	    {750, 10000, 1000, 70, VERDICT_OK, 700, "10 G: the target's share"},
+	    {500, 0, 1000, 70, VERDICT_BELOW, 700, "speed unknown: the target"},
+	    {5, 1000, 1000, 0, VERDICT_UNKNOWN, 0, "min_percent 0: off"},
+	    {5, 0, 0, 70, VERDICT_UNKNOWN, 0, "nothing to judge against"},
+	};
 
-	cr_expect_eq(policy_throughput(280, 1000, 1000, 70, &floor_mbps),
-	    VERDICT_BELOW);
-	cr_expect_float_eq(floor_mbps, 700, 1e-9);
-	cr_expect_eq(policy_throughput(700, 1000, 1000, 70, &floor_mbps),
-	    VERDICT_OK, "exactly at the limit is good");
-	/* A 100 Mbps uplink is judged on what it can carry: min(100, 1000). */
-	cr_expect_eq(policy_throughput(80, 100, 1000, 70, &floor_mbps),
-	    VERDICT_OK);
-	cr_expect_float_eq(floor_mbps, 70, 1e-9);
-	cr_expect_eq(policy_throughput(60, 100, 1000, 70, &floor_mbps),
-	    VERDICT_BELOW);
-	/* A 10 G uplink still only has to deliver the target's share. */
-	cr_expect_eq(policy_throughput(750, 10000, 1000, 70, &floor_mbps),
-	    VERDICT_OK);
-	/* Speed unknown: the target alone. */
-	cr_expect_eq(policy_throughput(500, 0, 1000, 70, &floor_mbps),
-	    VERDICT_BELOW);
-	cr_expect_float_eq(floor_mbps, 700, 1e-9);
-	cr_expect_eq(policy_throughput(5, 1000, 1000, 0, &floor_mbps),
-	    VERDICT_UNKNOWN, "min_percent 0: off");
-	cr_expect_eq(policy_throughput(5, 0, 0, 70, &floor_mbps),
-	    VERDICT_UNKNOWN, "nothing to judge against");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		double floor_mbps;
+
+		cr_expect_eq(policy_throughput(cases[i].down, cases[i].uplink,
+				 cases[i].target, cases[i].percent, &floor_mbps),
+		    cases[i].want, "%s", cases[i].why);
+		cr_expect_float_eq(floor_mbps, cases[i].floor, 1e-9, "%s",
+		    cases[i].why);
+	}
 }
 
 /* --- throughput_low in the engine ------------------------------------- */
