@@ -730,9 +730,9 @@ alerts_on_latency(struct alert_engine *ae, const struct agent_state *ag,
 	    : 100.0 * (p->sent - p->answered) / p->sent;
 	if (pc->loss_max_percent > 0) {
 		s.cause = "loss_high";
-		snprintf(detail, sizeof(detail), "lost %.0f %% to %s (limit %g %%)%s%s",
-		    loss, p->label, pc->loss_max_percent, p->error[0] ? ": " : "",
-		    p->error);
+		snprintf(detail, sizeof(detail),
+		    "lost %.0f %% to %s (limit %g %%)%s%s", loss, p->label,
+		    pc->loss_max_percent, p->error[0] ? ": " : "", p->error);
 		snprintf(key, sizeof(key), "loss_high agent %s %s", ag->name,
 		    p->label);
 		if (observe(ae, key, loss > pc->loss_max_percent, in_hours, &s,
@@ -743,8 +743,9 @@ alerts_on_latency(struct alert_engine *ae, const struct agent_state *ag,
 	if (pc->latency_max_ms > 0 && p->answered > 0 && p->error[0] == '\0') {
 		avg_ms = p->rtt_avg_us / 1000.0;
 		s.cause = "latency_high";
-		snprintf(detail, sizeof(detail), "avg %.0f ms to %s (limit %g ms)",
-		    avg_ms, p->label, pc->latency_max_ms);
+		snprintf(detail, sizeof(detail),
+		    "avg %.0f ms to %s (limit %g ms)", avg_ms, p->label,
+		    pc->latency_max_ms);
 		snprintf(key, sizeof(key), "latency_high agent %s %s", ag->name,
 		    p->label);
 		if (observe(ae, key, avg_ms > pc->latency_max_ms, in_hours, &s,

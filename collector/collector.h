@@ -407,7 +407,7 @@ struct recording_obs {
 	struct port_obs obs;	/* the port's latest state */
 	struct port_verdict verdict; /* VERDICT_UNKNOWN: no fresh data */
 	bool host_ok, available;
-	bool current;		/* stored: not older than the room's last check */
+	bool current;		/* stored: not older than the room's latest */
 };
 
 /* alerts.c: the alert engine, on the writer thread inside its

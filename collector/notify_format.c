@@ -434,8 +434,8 @@ title_problem(const struct words *w, enum cause c, struct sb *b)
 	case C_THROUGHPUT_LOW:
 		if (w->speed)
 			sb_printf(b,
-			    w->en ? "school uplink measures far below its %" PRIu32
-			            " Mbps"
+			    w->en ? "school uplink measures far below its "
+			            "%" PRIu32 " Mbps"
 			          : "学校出口实测带宽远低于协商的 %" PRIu32 " Mbps",
 			    w->speed);
 		else

@@ -24,8 +24,8 @@ Test(probe_policy, recording_available_needs_host_and_port)
 
 Test(probe_policy, recording_interval_extends_only_unchanged_and_on_time)
 {
-	struct recording_span last = {.host_ok = true, .available = true,
-	    .t_end = 1000000};
+	struct recording_span last = {
+	    .host_ok = true, .available = true, .t_end = 1000000};
 
 	cr_expect(!policy_recording_extends(NULL, true, true, 1000000, 60000),
 	    "no interval yet: a new one");
@@ -34,8 +34,9 @@ Test(probe_policy, recording_interval_extends_only_unchanged_and_on_time)
 	cr_expect(policy_recording_extends(&last, true, true, 1150000, 60000));
 	cr_expect(!policy_recording_extends(&last, true, true, 1150001, 60000),
 	    "a gap: a new interval");
-	cr_expect(!policy_recording_extends(&last, false, false, 1060000,
-	    60000), "the host went down");
+	cr_expect(
+	    !policy_recording_extends(&last, false, false, 1060000, 60000),
+	    "the host went down");
 	cr_expect(!policy_recording_extends(&last, true, false, 1060000, 60000),
 	    "the port went below target");
 	cr_expect(policy_recording_extends(&last, true, true, 1000000, 60000),
@@ -70,11 +71,12 @@ Test(probe_policy, throughput_verdict)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		double floor_mbps;
 
-		cr_expect_eq(policy_throughput(cases[i].down, cases[i].uplink,
-				 cases[i].target, cases[i].percent, &floor_mbps),
+		cr_expect_eq(
+		    policy_throughput(cases[i].down, cases[i].uplink,
+		        cases[i].target, cases[i].percent, &floor_mbps),
 		    cases[i].want, "%s", cases[i].why);
-		cr_expect_float_eq(floor_mbps, cases[i].floor, 1e-9, "%s",
-		    cases[i].why);
+		cr_expect_float_eq(
+		    floor_mbps, cases[i].floor, 1e-9, "%s", cases[i].why);
 	}
 }
 
@@ -94,19 +96,21 @@ engine_start(struct engine *e)
 	struct cfg_err err = {0};
 
 	memset(e, 0, sizeof(*e));
-	write_file("c.conf", "[collector]\n[alerts]\nraise_after = 3\n"
-			     "clear_after = 3\n");
-	cr_assert_eq(collector_conf_load("c.conf", &e->conf, &err), 0, "%s",
-	    err.text);
+	write_file("c.conf",
+	    "[collector]\n[alerts]\nraise_after = 3\n"
+	    "clear_after = 3\n");
+	cr_assert_eq(
+	    collector_conf_load("c.conf", &e->conf, &err), 0, "%s", err.text);
 	e->cal = calendar_default();
 	cr_assert_eq(db_open("c.db", false, &e->db), 0);
-	cr_assert_eq(sqlite3_exec(e->db,
-			 "INSERT INTO schools VALUES('S001', '城关镇中心小学',"
-			 " '城关镇', '小学', 1, 0, NULL);"
-			 "INSERT INTO inventory(school_code, role, room, switch,"
-			 " port, valid_from) VALUES('S001', 'uplink', '出口',"
-			 " 'core', 'Gi0/0/1', 0);",
-			 NULL, NULL, NULL),
+	cr_assert_eq(
+	    sqlite3_exec(e->db,
+	        "INSERT INTO schools VALUES('S001', '城关镇中心小学',"
+	        " '城关镇', '小学', 1, 0, NULL);"
+	        "INSERT INTO inventory(school_code, role, room, switch,"
+	        " port, valid_from) VALUES('S001', 'uplink', '出口',"
+	        " 'core', 'Gi0/0/1', 0);",
+	        NULL, NULL, NULL),
 	    SQLITE_OK, "%s", sqlite3_errmsg(e->db));
 	e->ae = alerts_new(e->db, &e->conf, e->cal, 1);
 	snprintf(e->ag.name, sizeof(e->ag.name), "s001");
@@ -124,8 +128,8 @@ engine_stop(struct engine *e)
 static struct wire_probe
 result(uint64_t t_ms, uint8_t measured, uint32_t down_mbps, uint32_t up_mbps)
 {
-	struct wire_probe p = {.seq = 1, .t_ms = t_ms,
-	    .kind = WIRE_PROBE_THROUGHPUT, .ref = 7};
+	struct wire_probe p = {
+	    .seq = 1, .t_ms = t_ms, .kind = WIRE_PROBE_THROUGHPUT, .ref = 7};
 
 	snprintf(p.label, sizeof(p.label), "throughput");
 	p.tp.streams = 4;
@@ -149,10 +153,10 @@ alert_rows(sqlite3 *db, int *open, char *row, size_t size)
 	*open = 0;
 	row[0] = '\0';
 	cr_assert_eq(sqlite3_prepare_v2(db,
-			 "SELECT key, role, switch, port, speed_mbps,"
-			 " target_mbps, detail, cleared_at IS NULL FROM alerts"
-			 " WHERE cause = 'throughput_low' ORDER BY id",
-			 -1, &st, NULL),
+	                 "SELECT key, role, switch, port, speed_mbps,"
+	                 " target_mbps, detail, cleared_at IS NULL FROM alerts"
+	                 " WHERE cause = 'throughput_low' ORDER BY id",
+	                 -1, &st, NULL),
 	    SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		n++;
@@ -182,9 +186,10 @@ Test(probe_policy, throughput_low_first_result_decides, .init = tmp_setup,
 	cr_expect_eq(alert_rows(e.db, &open, row, sizeof(row)), 1,
 	    "one low result opens it although raise_after = 3");
 	cr_expect_eq(open, 1);
-	cr_expect_str_eq(row, "throughput_low school S001|uplink|core|Gi0/0/1|"
-			      "1000|1000|negotiates 1000 Mbps, measures 280 "
-			      "Mbps down, 300 Mbps up");
+	cr_expect_str_eq(row,
+	    "throughput_low school S001|uplink|core|Gi0/0/1|"
+	    "1000|1000|negotiates 1000 Mbps, measures 280 "
+	    "Mbps down, 300 Mbps up");
 
 	/* Still low: the same alert. A test that measured nothing, or only
 	 * the upload, changes nothing. */
@@ -207,8 +212,9 @@ Test(probe_policy, throughput_low_first_result_decides, .init = tmp_setup,
 	p = result(5000, WIRE_TP_DOWN, 90, 0);
 	cr_assert_eq(alerts_on_throughput(e.ae, &e.ag, "S002", &p, 0), 0);
 	cr_expect_eq(alert_rows(e.db, &open, row, sizeof(row)), 2);
-	cr_expect_str_eq(row, "throughput_low school S002|uplink|||0|1000|"
-			      "negotiated speed unknown, measures 90 Mbps "
-			      "down");
+	cr_expect_str_eq(row,
+	    "throughput_low school S002|uplink|||0|1000|"
+	    "negotiated speed unknown, measures 90 Mbps "
+	    "down");
 	engine_stop(&e);
 }
