@@ -22,9 +22,11 @@
 
 #define FLAP_HISTORY 32
 #define DUE_BATCH 64
+/* "latency_high agent NAME LABEL": a cause, two names of WIRE_NAME_MAX. */
+#define KEY_MAX 192
 
 struct track {
-	char key[96];
+	char key[KEY_MAX];
 	uint32_t bad, good;
 	uint64_t first_bad;	/* start of the current bad run */
 	int64_t alert_id;	/* open alert, 0 if none */
@@ -46,7 +48,7 @@ struct alert_engine {
 	sqlite3_stmt *st_ports, *st_school, *st_open, *st_clear, *st_flap,
 	    *st_unflap,
 	    *st_maint, *st_outbox, *st_due, *st_sent, *st_retry, *st_failed,
-	    *st_msg, *st_agents;
+	    *st_msg, *st_agents, *st_uplink;
 };
 
 /* What we know about the subject of an alert, for its row and messages. */
@@ -256,6 +258,12 @@ alerts_new(sqlite3 *db, const struct collector_conf *conf,
 	    " (SELECT max(poll_interval) FROM switches s"
 	    "  WHERE s.agent_id = a.id)"
 	    " FROM agents a WHERE a.last_heard IS NOT NULL");
+	/* A school's uplink, the subject of its throughput alerts. */
+	prepare(ae, &ae->st_uplink,
+	    "SELECT i.room, i.switch, i.port, (SELECT m.port_id FROM port_map m"
+	    " WHERE m.inventory_id = i.id LIMIT 1) FROM inventory i"
+	    " WHERE i.school_code = ? AND i.role = 'uplink'"
+	    " AND i.valid_to IS NULL ORDER BY i.id LIMIT 1");
 	if (tracks_load(ae) != 0)
 		fatalx("database: loading open alerts: %s", sqlite3_errmsg(db));
 	return ae;
@@ -275,7 +283,7 @@ alerts_free(struct alert_engine *ae)
 	sqlite3_stmt *all[] = {ae->st_ports, ae->st_school, ae->st_open,
 	    ae->st_clear, ae->st_flap, ae->st_unflap, ae->st_maint, ae->st_outbox,
 	    ae->st_due, ae->st_sent, ae->st_retry, ae->st_failed, ae->st_msg,
-	    ae->st_agents};
+	    ae->st_agents, ae->st_uplink};
 
 	for (size_t i = 0; i < nitems(all); i++)
 		sqlite3_finalize(all[i]);
@@ -548,14 +556,16 @@ clear_alert(struct alert_engine *ae, struct track *t, const struct subject *s,
 /*
  * One observation of a key: bad or good. in_scope false means bad
  * observations do not count now (a classroom outside school hours): they
- * neither raise nor reset, while good ones may still clear.
+ * neither raise nor reset, while good ones may still clear. An alert opens
+ * after raise_after bad observations in a row, clears after clear_after
+ * good ones.
  */
 static int
-observe(struct alert_engine *ae, const char *key, bool bad, bool in_scope,
-    const struct subject *s, uint64_t t)
+observe_n(struct alert_engine *ae, const char *key, bool bad, bool in_scope,
+    const struct subject *s, uint64_t t, uint32_t raise_after,
+    uint32_t clear_after)
 {
 	struct track *tr = track_get(ae, key, bad);
-	const struct alerts_conf *c = &ae->conf->alerts;
 
 	if (tr == NULL)
 		return 0; /* healthy and nothing tracked */
@@ -566,17 +576,28 @@ observe(struct alert_engine *ae, const char *key, bool bad, bool in_scope,
 		/* An open alert keeps the start of its problem. */
 		if (tr->bad++ == 0 && tr->alert_id == 0)
 			tr->first_bad = t;
-		if (tr->alert_id == 0 && tr->bad >= (uint32_t)c->raise_after)
+		if (tr->alert_id == 0 && tr->bad >= raise_after)
 			return open_alert(ae, tr, s, t);
 		return 0;
 	}
 	tr->bad = 0;
 	tr->good++;
-	if (tr->alert_id && tr->good >= (uint32_t)c->clear_after)
+	if (tr->alert_id && tr->good >= clear_after)
 		return clear_alert(ae, tr, s, t);
 	if (track_idle(ae, tr, t))
 		track_drop(ae, tr);
 	return 0;
+}
+
+/* The same with [alerts] raise_after and clear_after. */
+static int
+observe(struct alert_engine *ae, const char *key, bool bad, bool in_scope,
+    const struct subject *s, uint64_t t)
+{
+	const struct alerts_conf *c = &ae->conf->alerts;
+
+	return observe_n(ae, key, bad, in_scope, s, t,
+	    (uint32_t)c->raise_after, (uint32_t)c->clear_after);
 }
 
 /* --- evaluations ----------------------------------------------------- */
@@ -607,7 +628,7 @@ alerts_on_report(struct alert_engine *ae, const struct agent_state *ag,
     const char *school, const struct wire_report *rep, int64_t switch_id)
 {
 	const struct policy_conf *pc = &ae->conf->policy;
-	char key[96], name[256], town[256], type[64];
+	char key[KEY_MAX], name[256], town[256], type[64];
 	sqlite3_stmt *st = ae->st_ports;
 	struct subject sw = {0};
 	int rc;
@@ -684,6 +705,175 @@ alerts_on_report(struct alert_engine *ae, const struct agent_state *ag,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* --- link probes (issue 4) ------------------------------------------ */
+
+int
+alerts_on_latency(struct alert_engine *ae, const struct agent_state *ag,
+    const char *school, const struct wire_probe *p)
+{
+	const struct probe_conf *pc = &ae->conf->probe;
+	char key[KEY_MAX], name[256], town[256], type[64], detail[400];
+	struct subject s = {0};
+	double loss, avg_ms;
+	bool in_hours;
+
+	s.school_code = school;
+	s.agent = ag->name;
+	s.detail = detail;
+	school_info(ae, &s, name, sizeof(name), town, sizeof(town), type,
+	    sizeof(type));
+	in_hours = calendar_in_hours(ae->cal, s.school_type, p->t_ms);
+
+	/* A round that could not run lost everything it meant to send. */
+	loss = p->error[0] || p->sent == 0
+	    ? 100.0
+	    : 100.0 * (p->sent - p->answered) / p->sent;
+	if (pc->loss_max_percent > 0) {
+		s.cause = "loss_high";
+		snprintf(detail, sizeof(detail),
+		    "lost %.0f %% to %s (limit %g %%)%s%s", loss, p->label,
+		    pc->loss_max_percent, p->error[0] ? ": " : "", p->error);
+		snprintf(key, sizeof(key), "loss_high agent %s %s", ag->name,
+		    p->label);
+		if (observe(ae, key, loss > pc->loss_max_percent, in_hours, &s,
+			p->t_ms) != 0)
+			return -1;
+	}
+	/* Nothing answered: no RTT, so no verdict either way. */
+	if (pc->latency_max_ms > 0 && p->answered > 0 && p->error[0] == '\0') {
+		avg_ms = p->rtt_avg_us / 1000.0;
+		s.cause = "latency_high";
+		snprintf(detail, sizeof(detail),
+		    "avg %.0f ms to %s (limit %g ms)", avg_ms, p->label,
+		    pc->latency_max_ms);
+		snprintf(key, sizeof(key), "latency_high agent %s %s", ag->name,
+		    p->label);
+		if (observe(ae, key, avg_ms > pc->latency_max_ms, in_hours, &s,
+			p->t_ms) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Why a room is unavailable: "host: connection refused", "port below
+ * target: port down", or both. */
+static void
+recording_why(const struct wire_probe *p, const struct recording_obs *r,
+    char *buf, size_t size)
+{
+	char port[128];
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (!r->host_ok) {
+		if (p->error[0])
+			n = (size_t)snprintf(buf, size, "host: %s", p->error);
+		else if (p->host.status)
+			n = (size_t)snprintf(buf, size, "host: status %u",
+			    (unsigned)p->host.status);
+		else
+			n = (size_t)snprintf(buf, size, "host: no answer");
+	}
+	if (r->verdict.verdict == VERDICT_BELOW && n < size) {
+		policy_reasons_text(&r->verdict, &r->obs, port, sizeof(port));
+		snprintf(buf + n, size - n, "%sport below target: %s",
+		    n ? "; " : "", port);
+	}
+}
+
+int
+alerts_on_recording(struct alert_engine *ae, const struct agent_state *ag,
+    const char *school, const struct wire_probe *p,
+    const struct recording_obs *r)
+{
+	char key[KEY_MAX], name[256], town[256], type[64], detail[400];
+	struct subject s = {0};
+
+	s.cause = "recording_unavailable";
+	s.role = ROLE_RECORDING;
+	s.school_code = school;
+	s.agent = ag->name;
+	s.room = r->room;
+	s.switch_name = r->switch_name;
+	s.port = r->port;
+	s.port_id = r->port_id;
+	if (r->verdict.verdict != VERDICT_UNKNOWN) {
+		s.speed_mbps = r->obs.speed_mbps;
+		s.target_mbps = r->verdict.target_mbps;
+	}
+	recording_why(p, r, detail, sizeof(detail));
+	s.detail = detail;
+	school_info(ae, &s, name, sizeof(name), town, sizeof(town), type,
+	    sizeof(type));
+	snprintf(key, sizeof(key), "recording_unavailable inventory %lld",
+	    (long long)r->inventory_id);
+	return observe(ae, key, !r->available,
+	    calendar_in_hours(ae->cal, s.school_type, p->t_ms), &s, p->t_ms);
+}
+
+int
+alerts_on_throughput(struct alert_engine *ae, const struct agent_state *ag,
+    const char *school, const struct wire_probe *p, uint32_t uplink_mbps)
+{
+	const struct wire_throughput *tp = &p->tp;
+	char key[KEY_MAX], name[256], town[256], type[64], detail[400];
+	char room[256] = "", sw[256] = "", port[256] = "", speed[48];
+	sqlite3_stmt *st = ae->st_uplink;
+	struct subject s = {0};
+	double down = tp->down_kbps / 1000.0, floor_mbps;
+	enum verdict v;
+	int rc;
+
+	if (!(tp->measured & WIRE_TP_DOWN))
+		return 0; /* nothing measured to judge: no change */
+	v = policy_throughput(down, uplink_mbps,
+	    policy_target(&ae->conf->policy, ROLE_UPLINK),
+	    ae->conf->probe.throughput_min_percent, &floor_mbps);
+	if (v == VERDICT_UNKNOWN)
+		return 0;
+
+	/* The school's uplink port, so the alert reads like its others. */
+	bind_text(st, 1, school);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		snprintf(room, sizeof(room), "%s", sqlite3_column_text(st, 0));
+		snprintf(sw, sizeof(sw), "%s", sqlite3_column_text(st, 1));
+		snprintf(port, sizeof(port), "%s", sqlite3_column_text(st, 2));
+		s.port_id = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+
+	s.cause = "throughput_low";
+	s.role = ROLE_UPLINK;
+	s.school_code = school;
+	s.agent = ag->name;
+	s.room = room;
+	s.switch_name = sw;
+	s.port = port;
+	s.speed_mbps = uplink_mbps;
+	s.target_mbps = policy_target(&ae->conf->policy, ROLE_UPLINK);
+	if (uplink_mbps)
+		snprintf(speed, sizeof(speed), "negotiates %u Mbps",
+		    (unsigned)uplink_mbps);
+	else
+		snprintf(speed, sizeof(speed), "negotiated speed unknown");
+	if (tp->measured & WIRE_TP_UP)
+		snprintf(detail, sizeof(detail),
+		    "%s, measures %.0f Mbps down, %.0f Mbps up", speed, down,
+		    tp->up_kbps / 1000.0);
+	else
+		snprintf(detail, sizeof(detail), "%s, measures %.0f Mbps down",
+		    speed, down);
+	s.detail = detail;
+	school_info(ae, &s, name, sizeof(name), town, sizeof(town), type,
+	    sizeof(type));
+	snprintf(key, sizeof(key), "throughput_low school %s", school);
+	/* Tests are hours apart: one result is the verdict, both ways. */
+	return observe_n(ae, key, v == VERDICT_BELOW, true, &s, p->t_ms, 1, 1);
+}
+
 /* Tell receivers the state a flapping key settled in, from its alert row. */
 static int
 notify_settled(struct alert_engine *ae, const struct track *t, uint64_t now)
@@ -735,7 +925,7 @@ int
 alerts_tick(struct alert_engine *ae, uint64_t now)
 {
 	sqlite3_stmt *st = ae->st_agents;
-	char key[96], name[256], town[256], type[64];
+	char key[KEY_MAX], name[256], town[256], type[64];
 	int rc;
 
 	/* Agents that have gone quiet. Right after a start nobody has had a

@@ -63,6 +63,18 @@ struct receiver_conf {
 	double timeout;
 };
 
+/* [probe] (collector_config.c; see issue4-common.md). */
+struct school_budget { char code[64]; long mb; };
+struct probe_conf {
+	char listen[128]; char url[256];
+	double throughput_every; bool throughput_in_school_hours;
+	long throughput_bytes_mb; double throughput_seconds;
+	int throughput_streams; int throughput_parallel;
+	long throughput_budget_mb; struct school_budget *budgets; size_t n_budgets;
+	double throughput_min_percent; double check_interval; double check_timeout;
+	double latency_max_ms; double loss_max_percent;
+};
+
 struct collector_conf {
 	char path[4096];
 	struct hostport listen;
@@ -83,6 +95,7 @@ struct collector_conf {
 	struct policy_conf policy;
 	struct alerts_conf alerts;
 	struct smtp_conf smtp;
+	struct probe_conf probe;
 	struct receiver_conf *receivers;
 	size_t n_receivers;
 };
@@ -106,7 +119,9 @@ struct alert_event {
 	const char *event;	/* "raise", "clear", "flapping", "test" */
 	const char *cause;	/* port_down speed_low half_duplex errors
 				   uplink_down uplink_speed_low agent_offline
-				   switch_unreachable */
+				   switch_unreachable throughput_low
+				   latency_high loss_high
+				   recording_unavailable */
 	const char *role;	/* classroom, recording, uplink, "" */
 	const char *school_code, *school_name, *town;
 	const char *room, *switch_name, *port;
@@ -189,6 +204,19 @@ int db_store_status(struct db_writer *w, struct agent_state *ag,
 int db_store_probe(struct db_writer *w, struct agent_state *ag,
     const struct ingest_item *it, uint64_t now)
     __attribute__((warn_unused_result));
+
+/* A PROBE that is only sequenced (ACKed, nothing of it stored): 1 new,
+ * 0 duplicate, -1 error. */
+int db_store_seq_only(struct db_writer *w, struct agent_state *ag,
+    const struct ingest_item *it, uint64_t now)
+    __attribute__((warn_unused_result));
+struct recording_obs; /* policy.c section */
+/* Store a HOST check in recording_state (the room must be the agent's
+ * school's current recording row; an unknown one is ACKed, logged once
+ * and not stored). 1 new (r filled), 0 duplicate, -1 error (roll back). */
+int db_store_host(struct db_writer *w, struct agent_state *ag,
+    const struct ingest_item *it, uint64_t now, const struct policy_conf *pc,
+    struct recording_obs *r) __attribute__((warn_unused_result));
 
 /* ingest.c: the writer; reports are ACKed after their COMMIT */
 struct ingest;
@@ -352,6 +380,35 @@ void verdict_tally_add(struct verdict_tally *t, enum verdict v);
 /* "port down, 10 Mbps (target 100), half duplex" style summary. */
 void policy_reasons_text(const struct port_verdict *v, const struct port_obs *o,
     char *buf, size_t size);
+/* Recording rooms: available when the host answered and the port is not
+ * below its target (a port with no fresh data counts as not below). */
+bool policy_recording_available(bool host_ok, enum verdict port);
+/* A room's open interval in recording_state. */
+struct recording_span {
+	bool host_ok, available;
+	uint64_t t_end;
+};
+/* Does a check at t_ms continue last (NULL: none)? Only with the same
+ * host_ok and available, not older, and within FRESH_INTERVALS (2.5) of
+ * interval_ms after last->t_end; else the check starts a new interval. */
+bool policy_recording_extends(const struct recording_span *last, bool host_ok,
+    bool available, uint64_t t_ms, uint32_t interval_ms);
+/* A throughput test's download against min_percent % of what the uplink
+ * should carry, min(negotiated, target) (the target alone when the speed
+ * is unknown: 0). *floor_mbps gets the limit. VERDICT_UNKNOWN when there
+ * is nothing to judge against (min_percent 0, no target and no speed). */
+enum verdict policy_throughput(double down_mbps, uint32_t uplink_mbps,
+    uint32_t target_mbps, double min_percent, double *floor_mbps);
+/* A recording room as one HOST check found it (db_store_host). */
+struct recording_obs {
+	int64_t inventory_id;	/* 0: no such room (nothing stored) */
+	char room[256], switch_name[256], port[256];
+	int64_t port_id;	/* 0: the port is not mapped */
+	struct port_obs obs;	/* the port's latest state */
+	struct port_verdict verdict; /* VERDICT_UNKNOWN: no fresh data */
+	bool host_ok, available;
+	bool current;		/* stored: not older than the room's latest */
+};
 
 /* alerts.c: the alert engine, on the writer thread inside its
  * transactions (so an alert commits with the report that caused it). */
@@ -372,6 +429,20 @@ void alerts_rollback(struct alert_engine *ae);
 /* A report was stored: check its switch and the inventory's ports on it. */
 int alerts_on_report(struct alert_engine *ae, const struct agent_state *ag,
     const char *school, const struct wire_report *rep, int64_t switch_id)
+    __attribute__((warn_unused_result));
+/* Link probes (issue 4). A latency round: latency_high, loss_high (school
+ * hours). A HOST check as stored: recording_unavailable (school hours). A
+ * throughput result against the uplink's negotiated speed (0: unknown):
+ * throughput_low, raised by the first low result and cleared by the first
+ * good one; a test that measured no download changes nothing. */
+int alerts_on_latency(struct alert_engine *ae, const struct agent_state *ag,
+    const char *school, const struct wire_probe *p)
+    __attribute__((warn_unused_result));
+int alerts_on_recording(struct alert_engine *ae, const struct agent_state *ag,
+    const char *school, const struct wire_probe *p,
+    const struct recording_obs *r) __attribute__((warn_unused_result));
+int alerts_on_throughput(struct alert_engine *ae, const struct agent_state *ag,
+    const char *school, const struct wire_probe *p, uint32_t uplink_mbps)
     __attribute__((warn_unused_result));
 /* Time-driven checks: agents gone quiet, flapping alerts settling. */
 int alerts_tick(struct alert_engine *ae, uint64_t now)

@@ -275,6 +275,11 @@ collector_conf_load(const char *path, struct collector_conf *conf,
 	snprintf(conf->path, sizeof(conf->path), "%s", path);
 	cfg_defaults(&collector_cfg_sections[SEC_POLICY], &conf->policy);
 	cfg_defaults(&collector_cfg_sections[SEC_ALERTS], &conf->alerts);
+	/* MERGE: sched helper owns [probe] parsing */
+	conf->probe.throughput_min_percent = 70;
+	conf->probe.latency_max_ms = 200;
+	conf->probe.loss_max_percent = 5;
+	conf->probe.check_interval = 60;
 	if (cfg_read(path, collector_cfg_sections, &raw, e) != 0)
 		goto out;
 	for (size_t i = 0; i < raw.n_sections; i++) {

@@ -464,7 +464,9 @@ enum {
 	ST_AGENT_GET, ST_AGENT_ADD, ST_AGENT_SEQ, ST_SWITCH_GET, ST_SWITCH_ADD,
 	ST_SWITCH_SET, ST_PORT_GET, ST_PORT_ADD, ST_PORT_SET, ST_STATE_ADD,
 	ST_STATE_EXTEND, ST_RATE_ADD, ST_AGENT_HEARD, ST_AGENT_STATUS,
-	ST_ROLLUP_DIRTY, ST_PROBE_ADD, ST_PROBE_LAST, ST_COUNT
+	ST_ROLLUP_DIRTY, ST_PROBE_ADD, ST_PROBE_LAST,
+	ST_REC_ROOM, ST_REC_LAST, ST_REC_ADD, ST_REC_EXTEND,
+	ST_COUNT
 };
 
 static const char *const writer_sql[ST_COUNT] = {
@@ -509,11 +511,42 @@ static const char *const writer_sql[ST_COUNT] = {
     [ST_PROBE_LAST] = "INSERT INTO probe_last(agent_id, label, t_ms)"
 		      " VALUES(?1, ?2, ?3) ON CONFLICT(agent_id, label)"
 		      " DO UPDATE SET t_ms = ?3 WHERE ?3 >= t_ms",
+    /* A HOST check's room: the agent's school's current recording row,
+     * and its port's latest state when the port is mapped (the same
+     * columns, from admin on, as port_obs_from_row reads). port_map as a
+     * scalar subquery: joined, SQLite builds the whole view (every port
+     * of the district) for each check. */
+    [ST_REC_ROOM] = "SELECT i.room, i.switch, i.port, p.id, p.admin,"
+		    " p.oper, p.speed_mbps, p.duplex, p.last_seen,"
+		    " p.in_errors, p.out_errors, s.poll_interval"
+		    " FROM inventory i"
+		    " LEFT JOIN ports p ON p.id = (SELECT m.port_id FROM"
+		    "  port_map m WHERE m.inventory_id = i.id LIMIT 1)"
+		    " LEFT JOIN switches s ON s.id = p.switch_id"
+		    " WHERE i.id = ? AND i.school_code = ?"
+		    " AND i.role = 'recording' AND i.valid_to IS NULL",
+    [ST_REC_LAST] = "SELECT id, t_end, host_ok, available FROM"
+		    " recording_state WHERE inventory_id = ?"
+		    " ORDER BY t_start DESC LIMIT 1",
+    /* status, time_ms and error: of the latest check of the interval. */
+    [ST_REC_ADD] = "INSERT INTO recording_state(inventory_id, t_start,"
+		   " t_end, interval_ms, host_ok, port_ok, available, status,"
+		   " time_ms, error) VALUES(?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+		   " ?9)",
+    [ST_REC_EXTEND] = "UPDATE recording_state SET t_end = ?, interval_ms = ?,"
+		      " port_ok = ?, status = ?, time_ms = ?, error = ?"
+		      " WHERE id = ?",
 };
+
+#define UNKNOWN_ROOMS_LOGGED 64
 
 struct db_writer {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
+	/* HOST checks of rooms not in the inventory: each logged once (the
+	 * latest few ids; the agent drops them at its next CHECKS). */
+	uint64_t unknown_rooms[UNKNOWN_ROOMS_LOGGED];
+	size_t next_unknown;
 };
 
 struct db_writer *
@@ -889,6 +922,143 @@ db_store_probe(struct db_writer *w, struct agent_state *ag,
 	sqlite3_bind_int64(st, 1, ag->w_id);
 	sqlite3_bind_text(st, 2, p->label, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)p->t_ms);
+	if (step_done(st) != 0 || seq_end(w, ag, it, p->t_ms) != 0)
+		return -1;
+	return 1;
+}
+
+int
+db_store_seq_only(struct db_writer *w, struct agent_state *ag,
+    const struct ingest_item *it, uint64_t now)
+{
+	int rc;
+
+	if ((rc = seq_begin(w, ag, it, it->probe.t_ms, now)) <= 0)
+		return rc;
+	return seq_end(w, ag, it, it->probe.t_ms) == 0 ? 1 : -1;
+}
+
+/* Log a HOST check of a room we do not know, once per id. */
+static void
+unknown_room(struct db_writer *w, const struct ingest_item *it)
+{
+	for (size_t i = 0; i < UNKNOWN_ROOMS_LOGGED; i++)
+		if (w->unknown_rooms[i] == it->probe.ref)
+			return;
+	w->unknown_rooms[w->next_unknown] = it->probe.ref;
+	w->next_unknown = (w->next_unknown + 1) % UNKNOWN_ROOMS_LOGGED;
+	log_info("agent %s: host check of recording row %llu (%s), which "
+		 "school %s's inventory does not hold (now): not stored",
+	    it->ag->name, (unsigned long long)it->probe.ref, it->probe.label,
+	    it->school);
+}
+
+/* The room of a HOST check and its port's verdict now: 1 found, 0 no such
+ * room, -1 error. */
+static int
+recording_room(struct db_writer *w, const struct ingest_item *it,
+    const struct policy_conf *pc, struct recording_obs *r)
+{
+	sqlite3_stmt *st = w->st[ST_REC_ROOM];
+	const struct wire_probe *p = &it->probe;
+	int rc;
+
+	if (p->ref > INT64_MAX)
+		return 0;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)p->ref);
+	sqlite3_bind_text(st, 2, it->school, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t seen = (uint64_t)sqlite3_column_int64(st, 8);
+
+		r->inventory_id = (int64_t)p->ref;
+		snprintf(r->room, sizeof(r->room), "%s",
+		    sqlite3_column_text(st, 0));
+		snprintf(r->switch_name, sizeof(r->switch_name), "%s",
+		    sqlite3_column_text(st, 1));
+		snprintf(r->port, sizeof(r->port), "%s",
+		    sqlite3_column_text(st, 2));
+		r->port_id = sqlite3_column_int64(st, 3);
+		/* Fresh relative to the check; a poll newer than the check
+		 * (a replayed backlog) is as good as one at its time. */
+		port_obs_from_row(st, 4, seen > p->t_ms ? seen : p->t_ms,
+		    &r->obs);
+		policy_eval_port(pc, ROLE_RECORDING, &r->obs, &r->verdict);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+db_store_host(struct db_writer *w, struct agent_state *ag,
+    const struct ingest_item *it, uint64_t now, const struct policy_conf *pc,
+    struct recording_obs *r)
+{
+	const struct wire_probe *p = &it->probe;
+	struct recording_span last = {0};
+	bool have_last = false;
+	int64_t last_id = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = seq_begin(w, ag, it, p->t_ms, now)) <= 0)
+		return rc;
+	if ((rc = recording_room(w, it, pc, r)) < 0)
+		return -1;
+	if (rc == 0) {
+		unknown_room(w, it);
+		return seq_end(w, ag, it, p->t_ms) == 0 ? 1 : -1;
+	}
+	r->host_ok = p->host.ok == 1;
+	r->available = policy_recording_available(r->host_ok,
+	    r->verdict.verdict);
+
+	st = w->st[ST_REC_LAST];
+	sqlite3_bind_int64(st, 1, r->inventory_id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		have_last = true;
+		last_id = sqlite3_column_int64(st, 0);
+		last.t_end = (uint64_t)sqlite3_column_int64(st, 1);
+		last.host_ok = sqlite3_column_int(st, 2) != 0;
+		last.available = sqlite3_column_int(st, 3) != 0;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	if (have_last && p->t_ms < last.t_end) {
+		/* Older than what we hold (a clock set back): not stored. */
+		return seq_end(w, ag, it, p->t_ms) == 0 ? 1 : -1;
+	}
+	r->current = true;
+	if (policy_recording_extends(have_last ? &last : NULL, r->host_ok,
+		r->available, p->t_ms, p->interval_ms)) {
+		st = w->st[ST_REC_EXTEND];
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)p->t_ms);
+		sqlite3_bind_int64(st, 2, p->interval_ms);
+		if (r->verdict.verdict != VERDICT_UNKNOWN)
+			sqlite3_bind_int(st, 3,
+			    r->verdict.verdict == VERDICT_OK);
+		if (p->host.status)
+			sqlite3_bind_int(st, 4, p->host.status);
+		sqlite3_bind_int64(st, 5, p->host.time_ms);
+		sqlite3_bind_text(st, 6, p->error, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 7, last_id);
+	} else {
+		st = w->st[ST_REC_ADD];
+		sqlite3_bind_int64(st, 1, r->inventory_id);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)p->t_ms);
+		sqlite3_bind_int64(st, 3, p->interval_ms);
+		sqlite3_bind_int(st, 4, r->host_ok);
+		if (r->verdict.verdict != VERDICT_UNKNOWN)
+			sqlite3_bind_int(st, 5,
+			    r->verdict.verdict == VERDICT_OK);
+		sqlite3_bind_int(st, 6, r->available);
+		if (p->host.status)
+			sqlite3_bind_int(st, 7, p->host.status);
+		sqlite3_bind_int64(st, 8, p->host.time_ms);
+		sqlite3_bind_text(st, 9, p->error, -1, SQLITE_STATIC);
+	}
 	if (step_done(st) != 0 || seq_end(w, ag, it, p->t_ms) != 0)
 		return -1;
 	return 1;

@@ -69,6 +69,38 @@ item_free(struct ingest_item *it)
 	free(it);
 }
 
+/*
+ * Worker thread: a PROBE by kind. Latency rounds and recording-host checks
+ * are stored here and may raise alerts. 1 new, 0 duplicate, -1 error.
+ */
+static int
+store_probe(struct ingest *in, struct ingest_item *it, uint64_t now)
+{
+	struct recording_obs room;
+	int rc;
+
+	switch (it->probe.kind) {
+	case WIRE_PROBE_LATENCY:
+		rc = db_store_probe(in->w, it->ag, it, now);
+		if (rc == 1 && alerts_on_latency(in->ae, it->ag, it->school,
+				   &it->probe) != 0)
+			rc = -1;
+		return rc;
+	case WIRE_PROBE_HOST:
+		rc = db_store_host(in->w, it->ag, it, now, &in->conf->policy,
+		    &room);
+		if (rc == 1 && room.current &&
+		    alerts_on_recording(in->ae, it->ag, it->school, &it->probe,
+			&room) != 0)
+			rc = -1;
+		return rc;
+	default:
+		/* MERGE: sched stores THROUGHPUT results (probe_sched.c) and
+		 * calls alerts_on_throughput; until then only sequenced. */
+		return db_store_seq_only(in->w, it->ag, it, now);
+	}
+}
+
 /* Worker thread: one transaction for the whole batch. */
 static void
 work_cb(uv_work_t *req)
@@ -108,7 +140,7 @@ work_cb(uv_work_t *req)
 			rc = db_store_status(in->w, it->ag, it, now);
 			break;
 		case ITEM_PROBE:
-			rc = db_store_probe(in->w, it->ag, it, now);
+			rc = store_probe(in, it, now);
 			if (rc == 0)
 				duplicates++;
 			if (rc == 1)

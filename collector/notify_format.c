@@ -210,6 +210,10 @@ enum cause {
 	C_UPLINK_SPEED_LOW,
 	C_AGENT_OFFLINE,
 	C_SWITCH_UNREACHABLE,
+	C_THROUGHPUT_LOW,
+	C_LATENCY_HIGH,
+	C_LOSS_HIGH,
+	C_RECORDING_UNAVAILABLE,
 	C_OTHER,
 };
 
@@ -222,6 +226,10 @@ static const char *const cause_names[] = {
     [C_UPLINK_SPEED_LOW] = "uplink_speed_low",
     [C_AGENT_OFFLINE] = "agent_offline",
     [C_SWITCH_UNREACHABLE] = "switch_unreachable",
+    [C_THROUGHPUT_LOW] = "throughput_low",
+    [C_LATENCY_HIGH] = "latency_high",
+    [C_LOSS_HIGH] = "loss_high",
+    [C_RECORDING_UNAVAILABLE] = "recording_unavailable",
 };
 
 /* Short names, for recovered and flapping messages. */
@@ -234,6 +242,10 @@ static const char *const cause_short[][2] = {
     [C_UPLINK_SPEED_LOW] = {"学校出口速率不足", "school uplink too slow"},
     [C_AGENT_OFFLINE] = {"监测代理离线", "monitoring agent offline"},
     [C_SWITCH_UNREACHABLE] = {"交换机无响应", "switch not answering"},
+    [C_THROUGHPUT_LOW] = {"学校出口实测带宽不足", "school uplink measures too slow"},
+    [C_LATENCY_HIGH] = {"网络延迟过高", "network latency too high"},
+    [C_LOSS_HIGH] = {"网络丢包过多", "packet loss too high"},
+    [C_RECORDING_UNAVAILABLE] = {"录播室不可用", "recording room unavailable"},
     [C_OTHER] = {"网络异常", "network problem"},
 };
 
@@ -273,6 +285,24 @@ static const char *const cause_hint[][2] = {
                               "（团体名/用户）是否正确。",
         "Check: is the switch powered, are its management address and SNMP "
         "settings (community/user) right?"},
+    [C_THROUGHPUT_LOW] = {"请检查：出口带宽是否被其他流量占满，出口路由器/防火墙"
+                          "的限速和负载；向运营商核实开通带宽和线路质量。",
+        "Check: other traffic filling the uplink, rate limits and load on "
+        "the school's router or firewall; confirm the contracted bandwidth "
+        "and the line with the carrier."},
+    [C_LATENCY_HIGH] = {"请检查：出口是否拥塞（下载、视频、系统更新），出口"
+                        "设备负载；若只有一个目标延迟高，请联系该平台或运营商。",
+        "Check: a congested uplink (downloads, video, updates) and the load "
+        "on the uplink devices; if only one target is slow, contact that "
+        "platform or the carrier."},
+    [C_LOSS_HIGH] = {"请检查：出口光纤或网线、光模块，出口是否拥塞；持续丢包"
+                     "请联系运营商排查线路。",
+        "Check: the uplink fibre or cable and optics, and congestion; "
+        "call the carrier if the loss persists."},
+    [C_RECORDING_UNAVAILABLE] = {"请检查：录播主机是否开机、录播服务是否运行，"
+                                 "网线和交换机端口是否正常。",
+        "Check: is the recording host on and its recording service running, "
+        "are its cable and switch port working?"},
     [C_OTHER] = {"请查看 schoolnet 控制台了解详情。",
         "See the schoolnet dashboard for details."},
 };
@@ -291,7 +321,7 @@ static bool
 port_cause(enum cause c)
 {
 	return c == C_PORT_DOWN || c == C_SPEED_LOW || c == C_HALF_DUPLEX ||
-	    c == C_ERRORS || c == C_OTHER;
+	    c == C_ERRORS || c == C_RECORDING_UNAVAILABLE || c == C_OTHER;
 }
 
 /* The room as people name it: "三年级2班", "录播室 A", "学校出口". */
@@ -401,6 +431,26 @@ title_problem(const struct words *w, enum cause c, struct sb *b)
 			sb_puts(
 			    b, w->en ? "switch not answering" : "交换机无响应");
 		break;
+	case C_THROUGHPUT_LOW:
+		if (w->speed)
+			sb_printf(b,
+			    w->en ? "school uplink measures far below its "
+			            "%" PRIu32 " Mbps"
+			          : "学校出口实测带宽远低于协商的 %" PRIu32 " Mbps",
+			    w->speed);
+		else
+			sb_puts(b, w->en ? "school uplink measures too slow"
+			                 : "学校出口实测带宽不足");
+		break;
+	case C_LATENCY_HIGH:
+		sb_puts(b, w->en ? "network latency too high" : "网络延迟过高");
+		break;
+	case C_LOSS_HIGH:
+		sb_puts(b, w->en ? "packet loss too high" : "网络丢包过多");
+		break;
+	case C_RECORDING_UNAVAILABLE:
+		sb_puts(b, w->en ? "unavailable" : "不可用");
+		break;
 	case C_OTHER:
 		sb_printf(b, w->en ? "network problem (%s)" : "网络异常（%s）",
 		    w->cause[0] ? w->cause : "?");
@@ -458,6 +508,30 @@ text_problem(const struct words *w, enum cause c, struct sb *b)
 		            "school may have lost power or its network"
 		          : "监测代理没有上报数据，可能断网或断电");
 		break;
+	case C_THROUGHPUT_LOW:
+		sb_puts(b,
+		    w->en ? "a throughput test measured far less than the "
+		            "school uplink's negotiated speed"
+		          : "带宽测试的实测速率远低于学校出口的协商速率");
+		break;
+	case C_LATENCY_HIGH:
+		sb_puts(b,
+		    w->en ? "the round-trip time from the school passed its "
+		            "limit during school hours"
+		          : "上课时间内从学校发出的网络往返延迟超过限值");
+		break;
+	case C_LOSS_HIGH:
+		sb_puts(b,
+		    w->en ? "packets from the school were lost above the limit "
+		            "during school hours"
+		          : "上课时间内从学校发出的网络丢包超过限值");
+		break;
+	case C_RECORDING_UNAVAILABLE:
+		sb_puts(b,
+		    w->en ? "the recording room cannot be used: its host does "
+		            "not answer or its port is below target"
+		          : "录播室无法使用：录播主机无响应或其网口未达标");
+		break;
 	default:
 		title_problem(w, c, b);
 		break;
@@ -486,13 +560,14 @@ text_location(const struct words *w, enum cause c, struct sb *b)
 {
 	struct sb room = {0}, sp = {0};
 
-	if (c == C_AGENT_OFFLINE) {
+	if (c == C_AGENT_OFFLINE || c == C_LATENCY_HIGH || c == C_LOSS_HIGH) {
 		if (w->agent[0])
 			sb_printf(b, w->en ? "Agent: %s\n" : "监测代理：%s\n",
 			    w->agent);
 		return;
 	}
-	if (c == C_UPLINK_DOWN || c == C_UPLINK_SPEED_LOW)
+	if (c == C_UPLINK_DOWN || c == C_UPLINK_SPEED_LOW ||
+	    c == C_THROUGHPUT_LOW)
 		sb_puts(&room, w->en ? "school uplink" : "学校出口");
 	else if (c != C_SWITCH_UNREACHABLE)
 		room_label(w, &room);

@@ -131,3 +131,40 @@ verdict_tally_add(struct verdict_tally *t, enum verdict v)
 	else
 		t->unknown++;
 }
+
+/* --- link probes (issue 4) ------------------------------------------- */
+
+/*
+ * A port without fresh data (not polled lately, not mapped) says nothing
+ * against its room: the room is then judged by its host alone, so a room
+ * whose switch the agent cannot see is not reported unavailable for that.
+ */
+bool
+policy_recording_available(bool host_ok, enum verdict port)
+{
+	return host_ok && port != VERDICT_BELOW;
+}
+
+bool
+policy_recording_extends(const struct recording_span *last, bool host_ok,
+    bool available, uint64_t t_ms, uint32_t interval_ms)
+{
+	if (last == NULL || last->host_ok != host_ok ||
+	    last->available != available || t_ms < last->t_end)
+		return false;
+	return (double)(t_ms - last->t_end) <= FRESH_INTERVALS * interval_ms;
+}
+
+enum verdict
+policy_throughput(double down_mbps, uint32_t uplink_mbps, uint32_t target_mbps,
+    double min_percent, double *floor_mbps)
+{
+	uint32_t ref = target_mbps;
+
+	if (uplink_mbps > 0 && (ref == 0 || uplink_mbps < ref))
+		ref = uplink_mbps;
+	*floor_mbps = ref * min_percent / 100.0;
+	if (min_percent <= 0 || ref == 0)
+		return VERDICT_UNKNOWN;
+	return down_mbps < *floor_mbps ? VERDICT_BELOW : VERDICT_OK;
+}

@@ -114,8 +114,12 @@ do_welcome(const uint8_t *p, size_t len)
 	FUZZ_CHECK(wire_decode_welcome(out.data + WIRE_HEADER_LEN,
 	               out.len - WIRE_HEADER_LEN, &m2) == WIRE_OK,
 	    "welcome: round trip does not decode");
+	/* proto is 1 when absent and never below 2 when present. */
+	FUZZ_CHECK(len == 24 ? m.proto == WIRE_PROTO_BASE
+	                     : len == 26 && m.proto >= WIRE_PROTO_PROBES,
+	    "welcome: %zu bytes decoded as proto %u", len, m.proto);
 	FUZZ_CHECK(m.epoch == m2.epoch && m.acked_seq == m2.acked_seq &&
-	        m.server_time_ms == m2.server_time_ms,
+	        m.server_time_ms == m2.server_time_ms && m.proto == m2.proto,
 	    "welcome: round trip changed a field");
 	buf_free(&out);
 	return rc;
@@ -266,6 +270,55 @@ do_status(const uint8_t *p, size_t len)
 	return rc;
 }
 
+/* What wire.h promises of a decoded PROBE, kind by kind. */
+static void
+check_probe(const struct wire_probe *m)
+{
+	const struct wire_throughput *t = &m->tp;
+
+	FUZZ_CHECK(m->seq != 0 && m->label[0] != '\0' && m->target[0] != '\0',
+	    "probe: decoded fields out of range");
+	check_label(m->label, WIRE_NAME_MAX, "probe.label");
+	check_label(m->target,
+	    m->kind == WIRE_PROBE_LATENCY ? WIRE_ADDR_MAX : WIRE_TEXT_MAX,
+	    "probe.target");
+	check_label(m->error, WIRE_TEXT_MAX, "probe.error");
+	switch (m->kind) {
+	case WIRE_PROBE_LATENCY:
+		FUZZ_CHECK(m->ref == 0 && m->interval_ms > 0 &&
+		        m->answered <= m->sent &&
+		        m->sent <= WIRE_PROBE_MAX_SENT,
+		    "probe: latency fields out of range");
+		FUZZ_CHECK(m->answered > 0
+		        ? m->rtt_min_us <= m->rtt_avg_us &&
+		            m->rtt_avg_us <= m->rtt_max_us &&
+		            m->jitter_us <= m->rtt_max_us - m->rtt_min_us
+		        : (m->rtt_min_us | m->rtt_avg_us | m->rtt_max_us |
+		              m->jitter_us) == 0,
+		    "probe: decoded figures impossible");
+		break;
+	case WIRE_PROBE_THROUGHPUT:
+		FUZZ_CHECK(m->ref != 0 && t->streams >= 1 &&
+		        t->streams <= WIRE_PROBE_MAX_STREAMS &&
+		        (t->measured & ~(WIRE_TP_DOWN | WIRE_TP_UP)) == 0,
+		    "probe: throughput fields out of range");
+		FUZZ_CHECK((t->measured & WIRE_TP_DOWN) ||
+		        (t->down_kbps == 0 && t->down_bytes == 0 &&
+		            t->down_ms == 0),
+		    "probe: figures of a download not measured");
+		FUZZ_CHECK((t->measured & WIRE_TP_UP) ||
+		        (t->up_kbps == 0 && t->up_bytes == 0 && t->up_ms == 0),
+		    "probe: figures of an upload not measured");
+		break;
+	case WIRE_PROBE_HOST:
+		FUZZ_CHECK(m->ref != 0 && m->interval_ms > 0 && m->host.ok <= 1,
+		    "probe: host fields out of range");
+		break;
+	default:
+		FUZZ_CHECK(0, "probe: kind %d decoded", m->kind);
+	}
+}
+
 static int
 do_probe(const uint8_t *p, size_t len)
 {
@@ -275,20 +328,7 @@ do_probe(const uint8_t *p, size_t len)
 
 	if ((rc = wire_decode_probe(p, len, &m)) != WIRE_OK)
 		return rc;
-	/* What the decoder promises the collector (wire.h). */
-	FUZZ_CHECK(m.seq != 0 && m.kind == WIRE_PROBE_LATENCY &&
-	        m.label[0] != '\0' && m.target[0] != '\0' &&
-	        m.interval_ms > 0 && m.answered <= m.sent &&
-	        m.sent <= WIRE_PROBE_MAX_SENT,
-	    "probe: decoded fields out of range");
-	FUZZ_CHECK(m.answered > 0
-	        ? m.rtt_min_us <= m.rtt_avg_us && m.rtt_avg_us <= m.rtt_max_us &&
-	            m.jitter_us <= m.rtt_max_us - m.rtt_min_us
-	        : (m.rtt_min_us | m.rtt_avg_us | m.rtt_max_us | m.jitter_us) == 0,
-	    "probe: decoded figures impossible");
-	check_label(m.label, WIRE_NAME_MAX, "probe.label");
-	check_label(m.target, WIRE_ADDR_MAX, "probe.target");
-	check_label(m.error, WIRE_TEXT_MAX, "probe.error");
+	check_probe(&m);
 	buf_init(&out, WIRE_MAX_FRAME);
 	FUZZ_CHECK(wire_encode_probe(&out, &m) == 0, "probe: encode failed");
 	check_frame(&out, WIRE_PROBE, p, len);
@@ -296,7 +336,7 @@ do_probe(const uint8_t *p, size_t len)
 	               out.len - WIRE_HEADER_LEN, &m2) == WIRE_OK,
 	    "probe: round trip does not decode");
 	FUZZ_CHECK(m.seq == m2.seq && m.epoch == m2.epoch &&
-	        m.t_ms == m2.t_ms && m.kind == m2.kind &&
+	        m.t_ms == m2.t_ms && m.kind == m2.kind && m.ref == m2.ref &&
 	        m.sent == m2.sent && m.answered == m2.answered &&
 	        m.rtt_min_us == m2.rtt_min_us &&
 	        m.rtt_avg_us == m2.rtt_avg_us &&
@@ -307,6 +347,100 @@ do_probe(const uint8_t *p, size_t len)
 	        strcmp(m.target, m2.target) == 0 &&
 	        strcmp(m.error, m2.error) == 0,
 	    "probe: round trip changed a field");
+	FUZZ_CHECK(m.tp.streams == m2.tp.streams &&
+	        m.tp.measured == m2.tp.measured &&
+	        m.tp.down_kbps == m2.tp.down_kbps &&
+	        m.tp.up_kbps == m2.tp.up_kbps &&
+	        m.tp.down_bytes == m2.tp.down_bytes &&
+	        m.tp.up_bytes == m2.tp.up_bytes &&
+	        m.tp.down_ms == m2.tp.down_ms && m.tp.up_ms == m2.tp.up_ms &&
+	        m.host.ok == m2.host.ok && m.host.status == m2.host.status &&
+	        m.host.time_ms == m2.host.time_ms,
+	    "probe: round trip changed a kind's field");
+	buf_free(&out);
+	return rc;
+}
+
+static int
+do_probe_request(const uint8_t *p, size_t len)
+{
+	struct wire_probe_request m, m2;
+	struct buf out;
+	int rc;
+
+	if ((rc = wire_decode_probe_request(p, len, &m)) != WIRE_OK)
+		return rc;
+	/* What the agent may rely on (wire.h). */
+	FUZZ_CHECK(m.id != 0 && m.token[0] != '\0' && m.streams >= 1 &&
+	        m.streams <= WIRE_PROBE_MAX_STREAMS &&
+	        m.max_bytes >= m.streams && m.max_ms > 0 &&
+	        m.max_ms <= 300000 && (m.port != 0 || m.base[0] != '\0'),
+	    "probe_request: decoded fields out of range");
+	check_label(m.base, WIRE_TEXT_MAX, "probe_request.base");
+	check_label(m.token, WIRE_NAME_MAX, "probe_request.token");
+	buf_init(&out, WIRE_MAX_FRAME);
+	FUZZ_CHECK(wire_encode_probe_request(&out, &m) == 0,
+	    "probe_request: encode failed");
+	check_frame(&out, WIRE_PROBE_REQUEST, p, len);
+	FUZZ_CHECK(wire_decode_probe_request(out.data + WIRE_HEADER_LEN,
+	               out.len - WIRE_HEADER_LEN, &m2) == WIRE_OK,
+	    "probe_request: round trip does not decode");
+	FUZZ_CHECK(m.id == m2.id && m.port == m2.port &&
+	        m.max_bytes == m2.max_bytes && m.max_ms == m2.max_ms &&
+	        m.streams == m2.streams && strcmp(m.base, m2.base) == 0 &&
+	        strcmp(m.token, m2.token) == 0,
+	    "probe_request: round trip changed a field");
+	buf_free(&out);
+	return rc;
+}
+
+static int
+do_checks(const uint8_t *p, size_t len)
+{
+	struct wire_checks m, m2;
+	struct buf out;
+	int rc;
+
+	if ((rc = wire_decode_checks(p, len, &m)) != WIRE_OK) {
+		FUZZ_CHECK(m.items == NULL && m.n == 0,
+		    "checks: failed decode (%d) left items behind", rc);
+		return rc;
+	}
+	FUZZ_CHECK(m.n <= WIRE_MAX_CHECKS && (m.n == 0) == (m.items == NULL) &&
+	        m.interval_ms >= 1000 && m.timeout_ms > 0 &&
+	        m.timeout_ms <= 120000 && m.timeout_ms <= m.interval_ms,
+	    "checks: decoded fields out of range");
+	for (uint32_t i = 0; i < m.n; i++) {
+		const struct wire_check *c = &m.items[i];
+
+		FUZZ_CHECK(c->id != 0 && c->room[0] != '\0' &&
+		        c->url[0] != '\0',
+		    "checks: item %u out of range", i);
+		check_label(c->room, WIRE_NAME_MAX, "check.room");
+		check_label(c->url, WIRE_TEXT_MAX, "check.url");
+		check_label(c->expect, WIRE_TEXT_MAX, "check.expect");
+	}
+	buf_init(&out, WIRE_MAX_FRAME);
+	FUZZ_CHECK(wire_encode_checks(&out, &m) == 0, "checks: encode failed");
+	check_frame(&out, WIRE_CHECKS, p, len);
+	FUZZ_CHECK(wire_decode_checks(out.data + WIRE_HEADER_LEN,
+	               out.len - WIRE_HEADER_LEN, &m2) == WIRE_OK,
+	    "checks: round trip does not decode");
+	FUZZ_CHECK(m.interval_ms == m2.interval_ms &&
+	        m.timeout_ms == m2.timeout_ms && m.n == m2.n,
+	    "checks: round trip changed a field");
+	for (uint32_t i = 0; i < m.n; i++) {
+		const struct wire_check *x = &m.items[i], *y = &m2.items[i];
+
+		FUZZ_CHECK(x->id == y->id && strcmp(x->room, y->room) == 0 &&
+		        strcmp(x->url, y->url) == 0 &&
+		        strcmp(x->expect, y->expect) == 0,
+		    "checks: round trip changed item %u", i);
+	}
+	wire_checks_free(&m2);
+	wire_checks_free(&m);
+	FUZZ_CHECK(m.items == NULL && m.n == 0,
+	    "checks: wire_checks_free left items behind");
 	buf_free(&out);
 	return rc;
 }
@@ -330,6 +464,8 @@ do_payload(struct trace *t, const uint8_t *in, size_t len)
 	trace_add(t, do_report(p, len));
 	trace_add(t, do_status(p, len));
 	trace_add(t, do_probe(p, len));
+	trace_add(t, do_probe_request(p, len));
+	trace_add(t, do_checks(p, len));
 	free(p);
 }
 
@@ -405,7 +541,10 @@ LLVMFuzzerCustomMutator(
 	static const uint32_t edges[] = {0, 1, WIRE_NAME_MAX, WIRE_NAME_MAX + 1,
 	    WIRE_ADDR_MAX, WIRE_ADDR_MAX + 1, WIRE_TEXT_MAX, WIRE_TEXT_MAX + 1,
 	    WIRE_MAX_IFS, WIRE_MAX_IFS + 1, WIRE_MAX_PAYLOAD,
-	    WIRE_MAX_PAYLOAD + 1, WIRE_PROBE_MAX_SENT, WIRE_PROBE_MAX_SENT + 1};
+	    WIRE_MAX_PAYLOAD + 1, WIRE_PROBE_MAX_SENT, WIRE_PROBE_MAX_SENT + 1,
+	    WIRE_PROTO_PROBES, WIRE_PROBE_MAX_STREAMS,
+	    WIRE_PROBE_MAX_STREAMS + 1, WIRE_MAX_CHECKS, WIRE_MAX_CHECKS + 1,
+	    999, 1000, 120000, 120001, 300000, 300001};
 	uint32_t s = seed | 1, how = rnd(&s) % 3, v = 0;
 	size_t pos, width;
 

@@ -10,7 +10,8 @@
 
 /*
  * Usage: make_seeds DIR. Each file is what one connection might carry:
- * single frames of every type, a whole agent session, and edge cases
+ * single frames of every type, whole agent and collector sessions (in
+ * protocol 1 and 2), and edge cases
  * (strings at their caps, Chinese labels, a report without interfaces).
  * Every frame is decoded again here, so a seed is never silently invalid.
  *
@@ -62,6 +63,8 @@ decode_as(int type, const uint8_t *p, size_t len)
 		struct wire_report report;
 		struct wire_status status;
 		struct wire_probe probe;
+		struct wire_probe_request request;
+		struct wire_checks checks;
 	} m;
 	int rc;
 
@@ -82,6 +85,12 @@ decode_as(int type, const uint8_t *p, size_t len)
 		return wire_decode_status(p, len, &m.status);
 	case WIRE_PROBE:
 		return wire_decode_probe(p, len, &m.probe);
+	case WIRE_PROBE_REQUEST:
+		return wire_decode_probe_request(p, len, &m.request);
+	case WIRE_CHECKS:
+		if ((rc = wire_decode_checks(p, len, &m.checks)) == WIRE_OK)
+			wire_checks_free(&m.checks);
+		return rc;
 	}
 	return len == 0 ? WIRE_OK : WIRE_ETRAILING;
 }
@@ -129,7 +138,8 @@ hello(struct buf *b, const char *agent, const char *school, uint64_t epoch)
 static void
 welcome(struct buf *b, uint64_t epoch, uint64_t acked)
 {
-	struct wire_welcome m = {epoch, acked, UINT64_C(1767225600000)};
+	struct wire_welcome m = {epoch, acked, UINT64_C(1767225600000),
+	    WIRE_PROTO_BASE};
 
 	if (wire_encode_welcome(b, &m) != 0)
 		die("encode welcome");
@@ -501,6 +511,278 @@ s_probe_text_tail(struct buf *b)
 	probe(b, 8, 3, 3, "collector", "10.17.0.1:7470", text);
 }
 
+/* A throughput result as probe_http.c reports one (ref = request id). */
+static void
+tp_probe(struct buf *b, uint64_t seq, uint64_t ref, uint8_t measured,
+    const char *err)
+{
+	struct wire_probe m;
+
+	memset(&m, 0, sizeof(m));
+	m.seq = seq;
+	m.epoch = UINT64_C(0x5eed5eed00000001);
+	m.t_ms = UINT64_C(1767225600000) + seq * 60000;
+	m.kind = WIRE_PROBE_THROUGHPUT;
+	m.ref = ref;
+	snprintf(m.label, sizeof(m.label), "throughput");
+	snprintf(m.target, sizeof(m.target), "http://10.17.0.1:7472");
+	snprintf(m.error, sizeof(m.error), "%s", err);
+	m.tp.streams = 4;
+	m.tp.measured = measured;
+	if (measured & WIRE_TP_DOWN) {
+		m.tp.down_kbps = 281000;
+		m.tp.down_bytes = UINT64_C(104857600);
+		m.tp.down_ms = 2985;
+	}
+	if (measured & WIRE_TP_UP) {
+		m.tp.up_kbps = 95000;
+		m.tp.up_bytes = UINT64_C(104857600);
+		m.tp.up_ms = 8830;
+	}
+	if (wire_encode_probe(b, &m) != 0)
+		die("encode throughput probe");
+}
+
+/* One check of a recording host (ref = the check's id). */
+static void
+host_probe(struct buf *b, uint64_t seq, uint64_t ref, const char *room,
+    const char *url, int ok, uint16_t status, const char *err)
+{
+	struct wire_probe m;
+
+	memset(&m, 0, sizeof(m));
+	m.seq = seq;
+	m.epoch = UINT64_C(0x5eed5eed00000001);
+	m.t_ms = UINT64_C(1767225600000) + seq * 60000;
+	m.kind = WIRE_PROBE_HOST;
+	m.ref = ref;
+	snprintf(m.label, sizeof(m.label), "%s", room);
+	snprintf(m.target, sizeof(m.target), "%s", url);
+	m.interval_ms = 60000;
+	snprintf(m.error, sizeof(m.error), "%s", err);
+	m.host.ok = (uint8_t)ok;
+	m.host.status = status;
+	m.host.time_ms = ok ? 35 : 5000;
+	if (wire_encode_probe(b, &m) != 0)
+		die("encode host probe");
+}
+
+static void
+request(struct buf *b, uint64_t id, const char *base, uint16_t port)
+{
+	struct wire_probe_request m;
+
+	memset(&m, 0, sizeof(m));
+	m.id = id;
+	snprintf(m.base, sizeof(m.base), "%s", base);
+	m.port = port;
+	snprintf(m.token, sizeof(m.token), "3f9a0c7d5e1b2a48");
+	m.max_bytes = UINT64_C(104857600);
+	m.max_ms = 10000;
+	m.streams = 4;
+	if (wire_encode_probe_request(b, &m) != 0)
+		die("encode probe request");
+}
+
+/* n recording hosts, as the collector sends them after WELCOME. */
+static void
+checks(struct buf *b, uint32_t n)
+{
+	struct wire_checks m;
+
+	memset(&m, 0, sizeof(m));
+	m.interval_ms = 60000;
+	m.timeout_ms = 5000;
+	m.n = n;
+	m.items = n ? xcalloc(n, sizeof(*m.items)) : NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		struct wire_check *c = &m.items[i];
+
+		c->id = 100 + i;
+		snprintf(c->room, sizeof(c->room), "录播室%u", i + 1);
+		snprintf(c->url, sizeof(c->url), i % 3 == 2
+			? "rtsp://10.17.3.%u:554/live"
+			: "http://10.17.3.%u/status", i % 250 + 1);
+		if (i % 2)
+			snprintf(c->expect, sizeof(c->expect), "recording");
+	}
+	if (wire_encode_checks(b, &m) != 0)
+		die("encode checks");
+	free(m.items);
+}
+
+static void
+s_welcome_proto2(struct buf *b)
+{
+	struct wire_welcome m = {UINT64_C(0x5eed5eed00000001), 41,
+	    UINT64_C(1767225600000), WIRE_PROTO_PROBES};
+
+	if (wire_encode_welcome(b, &m) != 0)
+		die("encode welcome");
+}
+
+static void
+s_hello_proto2(struct buf *b)
+{
+	struct wire_hello m;
+
+	memset(&m, 0, sizeof(m));
+	m.proto = WIRE_PROTO;
+	snprintf(m.agent, sizeof(m.agent), "xa017-agent");
+	snprintf(m.school, sizeof(m.school), "XA-017");
+	snprintf(m.software, sizeof(m.software), "schoolnet-agent 0.2.0");
+	m.epoch = UINT64_C(0x5eed5eed00000001);
+	if (wire_encode_hello(b, &m) != 0)
+		die("encode hello");
+}
+
+static void
+s_probe_throughput(struct buf *b)
+{
+	tp_probe(b, 50, 7, WIRE_TP_DOWN | WIRE_TP_UP, "");
+}
+
+static void
+s_probe_throughput_down(struct buf *b)
+{
+	tp_probe(b, 51, 8, WIRE_TP_DOWN, "up: connection reset by peer");
+}
+
+static void
+s_probe_busy(struct buf *b)
+{
+	tp_probe(b, 52, 9, 0, "busy");
+}
+
+/* Every string at its cap (the target is a URL: TEXT_MAX), figures at
+ * their edges. */
+static void
+s_probe_throughput_caps(struct buf *b)
+{
+	struct wire_probe m;
+
+	memset(&m, 0, sizeof(m));
+	m.seq = UINT64_MAX;
+	m.epoch = 1;
+	m.kind = WIRE_PROBE_THROUGHPUT;
+	m.ref = UINT64_MAX;
+	for (int i = 0; i < 21; i++)
+		strcat(m.label, "测");
+	memset(m.target, 'u', WIRE_TEXT_MAX);
+	memset(m.error, 'e', WIRE_TEXT_MAX);
+	m.tp.streams = WIRE_PROBE_MAX_STREAMS;
+	m.tp.measured = WIRE_TP_DOWN | WIRE_TP_UP;
+	m.tp.down_kbps = m.tp.up_kbps = UINT32_MAX;
+	m.tp.down_bytes = m.tp.up_bytes = UINT64_MAX;
+	m.tp.down_ms = m.tp.up_ms = UINT32_MAX;
+	if (wire_encode_probe(b, &m) != 0)
+		die("encode probe");
+}
+
+static void
+s_probe_host(struct buf *b)
+{
+	host_probe(b, 53, 100, "录播室1", "http://10.17.3.1/status", 1, 200,
+	    "");
+}
+
+static void
+s_probe_host_down(struct buf *b)
+{
+	host_probe(b, 54, 102, "录播室3", "rtsp://10.17.3.3:554/live", 0, 0,
+	    "connect: connection timed out");
+}
+
+/* A host check whose error is at its cap: the kind's fields (ok 1,
+ * status, time) follow, then the trailing byte. */
+static void
+s_probe_host_caps(struct buf *b)
+{
+	char room[WIRE_NAME_MAX + 1] = "", url[WIRE_TEXT_MAX + 1];
+	char text[WIRE_TEXT_MAX + 1];
+
+	for (int i = 0; i < 21; i++)
+		strcat(room, "室");
+	memset(url, 'h', WIRE_TEXT_MAX);
+	url[WIRE_TEXT_MAX] = '\0';
+	memset(text, 'x', WIRE_TEXT_MAX);
+	text[WIRE_TEXT_MAX] = '\0';
+	host_probe(b, 55, UINT64_MAX, room, url, 1, 0x7878, text);
+}
+
+static void
+s_probe_request(struct buf *b)
+{
+	request(b, 7, "", 7472);
+}
+
+static void
+s_probe_request_base(struct buf *b)
+{
+	request(b, 8, "https://collector.county.example/probe", 0);
+}
+
+static void
+s_probe_request_caps(struct buf *b)
+{
+	struct wire_probe_request m;
+
+	memset(&m, 0, sizeof(m));
+	m.id = UINT64_MAX;
+	for (int i = 0; i < 42; i++)
+		strcat(m.base, "学校");
+	strcat(m.base, "/pr");
+	memset(m.token, 't', WIRE_NAME_MAX);
+	m.port = UINT16_MAX;
+	m.max_bytes = UINT64_MAX;
+	m.max_ms = 300000;
+	m.streams = WIRE_PROBE_MAX_STREAMS;
+	if (strlen(m.base) != WIRE_TEXT_MAX)
+		die("probe-request-caps: base is not at its cap");
+	if (wire_encode_probe_request(b, &m) != 0)
+		die("encode probe request");
+}
+
+static void
+s_checks_none(struct buf *b)
+{
+	checks(b, 0);
+}
+
+static void
+s_checks_3(struct buf *b)
+{
+	checks(b, 3);
+}
+
+static void
+s_checks_max(struct buf *b)
+{
+	checks(b, WIRE_MAX_CHECKS);
+}
+
+/* One host whose strings are at their caps; expect is the last field, so
+ * its trailing seed is one changed length away from a cap bug. */
+static void
+s_checks_caps(struct buf *b)
+{
+	struct wire_checks m;
+	struct wire_check c;
+
+	memset(&m, 0, sizeof(m));
+	memset(&c, 0, sizeof(c));
+	m.interval_ms = 120000;
+	m.timeout_ms = 120000;
+	m.n = 1;
+	m.items = &c;
+	c.id = UINT64_MAX;
+	memset(c.room, 'r', WIRE_NAME_MAX);
+	memset(c.url, 'u', WIRE_TEXT_MAX);
+	memset(c.expect, 'e', WIRE_TEXT_MAX);
+	if (wire_encode_checks(b, &m) != 0)
+		die("encode checks");
+}
+
 static void
 s_status(struct buf *b)
 {
@@ -521,6 +803,35 @@ s_agent_session(struct buf *b)
 	probe(b, 45, 5, 5, "collector", "10.17.0.1:7470", "");
 	report(b, 46, 4, WIRE_POLL_OK, "access1");
 	empty(b, WIRE_PING);
+}
+
+/* Protocol 2: a HELLO saying 2, then reports, latency rounds, host checks
+ * and a throughput result in one sequence. */
+static void
+s_agent_session_proto2(struct buf *b)
+{
+	s_hello_proto2(b);
+	s_status(b);
+	report(b, 47, 4, WIRE_POLL_OK, "access1");
+	probe(b, 48, 5, 5, "collector", "10.17.0.1:7470", "");
+	host_probe(b, 49, 100, "录播室1", "http://10.17.3.1/status", 1, 200,
+	    "");
+	host_probe(b, 50, 101, "录播室2", "http://10.17.3.2/status", 0, 503,
+	    "HTTP 503");
+	tp_probe(b, 51, 7, WIRE_TP_DOWN | WIRE_TP_UP, "");
+	empty(b, WIRE_PING);
+}
+
+static void
+s_collector_session_proto2(struct buf *b)
+{
+	s_welcome_proto2(b);
+	checks(b, 2);
+	ack(b, UINT64_C(0x5eed5eed00000001), 47);
+	request(b, 7, "", 7472);
+	ack(b, UINT64_C(0x5eed5eed00000001), 51);
+	checks(b, 0);
+	empty(b, WIRE_PONG);
 }
 
 static void
@@ -599,6 +910,29 @@ main(int argc, char **argv)
 	emit_trailing("error-trailing", s_error_ascii_caps);
 	emit_trailing("report-trailing", s_report_text_counters);
 	emit_trailing("probe-trailing", s_probe_text_tail);
+	emit("hello-proto2", s_hello_proto2);
+	emit("welcome-proto2", s_welcome_proto2);
+	emit("probe-throughput", s_probe_throughput);
+	emit("probe-throughput-down", s_probe_throughput_down);
+	emit("probe-throughput-busy", s_probe_busy);
+	emit("probe-throughput-caps", s_probe_throughput_caps);
+	emit("probe-host", s_probe_host);
+	emit("probe-host-down", s_probe_host_down);
+	emit("probe-host-caps", s_probe_host_caps);
+	emit("probe-request", s_probe_request);
+	emit("probe-request-base", s_probe_request_base);
+	emit("probe-request-caps", s_probe_request_caps);
+	emit("checks-none", s_checks_none);
+	emit("checks-3", s_checks_3);
+	emit("checks-max", s_checks_max);
+	emit("checks-caps", s_checks_caps);
+	emit("agent-session-proto2", s_agent_session_proto2);
+	emit("collector-session-proto2", s_collector_session_proto2);
+	emit_trailing("welcome-trailing", s_welcome);
+	emit_trailing("welcome-proto2-trailing", s_welcome_proto2);
+	emit_trailing("probe-host-trailing", s_probe_host_caps);
+	emit_trailing("probe-request-trailing", s_probe_request_caps);
+	emit_trailing("checks-trailing", s_checks_caps);
 	printf("make_seeds: %d seeds in %s\n", seed_count, seed_dir);
 	return 0;
 }

@@ -661,6 +661,9 @@ wire_encode_checks(struct buf *out, const struct wire_checks *m)
 	return wr_end(&w);
 }
 
+/* Smallest encoding of one check: id + 3 empty strings. */
+#define WIRE_CHECK_MIN_LEN (8 + 3 * 2)
+
 int
 wire_decode_checks(const uint8_t *p, size_t len, struct wire_checks *m)
 {
@@ -676,6 +679,10 @@ wire_decode_checks(const uint8_t *p, size_t len, struct wire_checks *m)
 		m->timeout_ms == 0 || m->timeout_ms > 120000 ||
 		m->timeout_ms > m->interval_ms))
 		r.err = WIRE_EFIELD;
+	/* As for a report's interfaces: the count must fit the bytes left
+	 * before anything is allocated for it. */
+	if (!r.err && m->n > (r.len - r.off) / WIRE_CHECK_MIN_LEN)
+		r.err = WIRE_ETRUNCATED;
 	if (!r.err && m->n > 0)
 		m->items = xcalloc(m->n, sizeof(*m->items));
 	for (uint32_t i = 0; i < m->n && !r.err; i++) {

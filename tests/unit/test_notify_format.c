@@ -125,6 +125,13 @@ static const struct cause_case causes[] = {
         "monitoring agent offline", false, false},
     {"switch_unreachable", "", "交换机 access1 无响应",
         "switch access1 not answering", false, false},
+    {"throughput_low", "uplink", "学校出口实测带宽远低于协商的 10 Mbps",
+        "school uplink measures far below its 10 Mbps", false, true},
+    {"latency_high", "", "网络延迟过高", "network latency too high", false,
+        false},
+    {"loss_high", "", "网络丢包过多", "packet loss too high", false, false},
+    {"recording_unavailable", "recording", "录播室 三年级2班 不可用",
+        "recording room 三年级2班: unavailable", true, true},
 };
 
 Test(notify_format, every_cause_zh_names_the_facts)
