@@ -105,10 +105,12 @@ def spool(path):
             ftype = frame[3]
             label = t_ms = None
             if ftype == 9:
+                # seq u64, epoch u64, t_ms u64, kind u8, ref u64, label
+                # (u16 length + bytes), ... (lib/wire.c wire_encode_probe)
                 p = frame[8:]
                 t_ms = struct.unpack(">Q", p[16:24])[0]
-                n = struct.unpack(">H", p[25:27])[0]
-                label = p[27:27 + n].decode()
+                n = struct.unpack(">H", p[33:35])[0]
+                label = p[35:35 + n].decode()
             out.append((seq, ftype, label, t_ms))
         return meta, out
     finally:
