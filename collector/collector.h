@@ -63,6 +63,40 @@ struct receiver_conf {
 	double timeout;
 };
 
+/* [probe]: throughput tests, recording-host checks, latency limits. */
+#define PROBE_DEFAULT_PORT 7472
+struct school_budget {
+	char code[64];
+	long mb;
+};
+/* Named apart from the agent's struct probe_conf (test_config.c includes
+ * both headers). */
+struct collector_probe_conf {
+	char listen[128];	/* host:port of the probe server, or "off" */
+	char url[256];		/* base URL agents use; "": the collector's
+				   address as the agent sees it */
+	double throughput_every; /* s between scheduled tests; 0 = demand only */
+	int throughput_in_school_hours; /* CFG_ENUM no|yes: 1 = any hour */
+	long throughput_bytes_mb; /* per direction per test */
+	double throughput_seconds; /* per direction */
+	long throughput_streams;
+	long throughput_parallel; /* tests running at once, district-wide */
+	long throughput_budget_mb; /* per school per month; 0 = no limit */
+	char school_budgets[1024]; /* as written: "CODE=MB, CODE=MB" */
+	struct school_budget *budgets; /* parsed school_budgets (owned) */
+	size_t n_budgets;
+	double throughput_min_percent;
+	double check_interval;	/* s between recording-host checks */
+	double check_timeout;
+	double latency_max_ms;	/* 0 = off */
+	double loss_max_percent; /* 0 = off */
+};
+/* The monthly budget of school in MB (0 = no limit). */
+long probe_budget_mb(const struct collector_probe_conf *pc, const char *school);
+/* The test size [probe] asks for. */
+struct probe_size;
+void probe_conf_size(const struct collector_probe_conf *pc, struct probe_size *size);
+
 struct collector_conf {
 	char path[4096];
 	struct hostport listen;
@@ -85,6 +119,7 @@ struct collector_conf {
 	struct smtp_conf smtp;
 	struct receiver_conf *receivers;
 	size_t n_receivers;
+	struct collector_probe_conf probe;
 };
 
 /* collector_config.c */

@@ -206,10 +206,12 @@ keep_restart_only(const struct collector_conf *old, struct collector_conf *nc)
 	    strcmp(old->tls_cert, nc->tls_cert) ||
 	    strcmp(old->tls_key, nc->tls_key) ||
 	    strcmp(old->tls_ca, nc->tls_ca) ||
-	    memcmp(&old->smtp, &nc->smtp, sizeof(nc->smtp)))
+	    memcmp(&old->smtp, &nc->smtp, sizeof(nc->smtp)) ||
+	    strcmp(old->probe.listen, nc->probe.listen))
 		log_warnx("reload: listen, http (its certificate, web_dir), "
-			  "database, tls and [smtp] "
+			  "database, tls, [smtp] and [probe] listen "
 			  "change only with a restart; keeping the running ones");
+	memcpy(nc->probe.listen, old->probe.listen, sizeof(nc->probe.listen));
 	nc->listen = old->listen;
 	nc->http = old->http;
 	memcpy(nc->http_cert, old->http_cert, sizeof(nc->http_cert));
