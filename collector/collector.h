@@ -288,6 +288,31 @@ void conn_unref(struct conn *c);
 void conn_send_ack(struct conn *c, uint64_t epoch, uint64_t seq);
 /* Backpressure from the writer queue. */
 void server_pause(struct server *s, bool paused);
+/* Send an encoded frame to a connected agent; -1 when it is going. */
+int conn_send_frame(struct conn *c, const struct buf *frame);
+/* The agents connected now that speak protocol 2 (one each: its current
+ * connection). Each conn holds a reference: conn_unref them, free(*out). */
+struct probe_peer {
+	char agent[WIRE_NAME_MAX + 1];
+	char school[WIRE_NAME_MAX + 1];
+	struct conn *conn;
+};
+size_t server_probe_peers(struct server *s, struct probe_peer **out);
+
+/* probe_server.c: GET /down?bytes=N and POST /up for throughput tests,
+ * on libmicrohttpd's own thread. Every request needs a test's token. */
+struct probe_server;
+/* Listen on host:port (port 0: any); NULL (logged) when it cannot. */
+struct probe_server *probe_server_start(const char *host, uint16_t port);
+uint16_t probe_server_port(const struct probe_server *ps);
+void probe_server_stop(struct probe_server *ps); /* NULL is fine */
+/* Any thread: let token move up to allowance bytes (sent + received)
+ * for test_id until expires_ms (replaces the test's earlier token). */
+void probe_server_allow(struct probe_server *ps, const char *token,
+    int64_t test_id, const char *school, uint64_t allowance,
+    uint64_t expires_ms);
+/* Any thread: end test_id's token; the bytes it moved (0 if unknown). */
+uint64_t probe_server_retire(struct probe_server *ps, int64_t test_id);
 
 /* notify.c: one delivery attempt of one message to one receiver, over
  * libcurl's multi interface driven by the collector's libuv loop. */
