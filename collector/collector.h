@@ -225,11 +225,20 @@ int db_store_probe(struct db_writer *w, struct agent_state *ag,
     const struct ingest_item *it, uint64_t now)
     __attribute__((warn_unused_result));
 
+/* A message in the agent's sequence stored by store(arg, db) instead of
+ * the usual tables (between the de-duplication and the seq update): 1
+ * stored, 0 duplicate, -1 error (roll back). store returns 0 or -1. */
+int db_store_sequenced(struct db_writer *w, struct agent_state *ag,
+    const struct ingest_item *it, uint64_t now,
+    int (*store)(void *arg, sqlite3 *db), void *arg)
+    __attribute__((warn_unused_result));
+
 /* ingest.c: the writer; reports are ACKed after their COMMIT */
 struct ingest;
 struct calendar;
 enum ingest_kind {
-	ITEM_REPORT, ITEM_TICK, ITEM_DELIVERY, ITEM_STATUS, ITEM_PROBE
+	ITEM_REPORT, ITEM_TICK, ITEM_DELIVERY, ITEM_STATUS, ITEM_PROBE,
+	ITEM_SCHED		/* the throughput scheduler's turn */
 };
 struct ingest_item {
 	enum ingest_kind kind;
@@ -272,6 +281,36 @@ void ingest_close(struct ingest *in, void (*cb)(void *), void *arg);
 uint64_t ingest_stored_total(const struct ingest *in);
 /* Probe rounds stored since the start. */
 uint64_t ingest_probes_total(const struct ingest *in);
+struct probe_sched;
+void ingest_set_sched(struct ingest *in, struct probe_sched *s);
+/* Queue the scheduler's turn (probe_sched_work on the writer). */
+void ingest_push_sched(struct ingest *in);
+
+/* probe_sched.c: throughput tests (schedule, budget, start, time out,
+ * results) and the agents' CHECKS. The loop side queues the writer's
+ * turn every second; what the writer decides is sent after its COMMIT. */
+struct alert_engine;
+struct probe_server;
+struct probe_sched *probe_sched_new(uv_loop_t *loop,
+    const struct collector_conf *conf, const struct calendar *cal,
+    struct ingest *in, struct server *server, struct probe_server *ps);
+/* Between writer batches (a reload). */
+void probe_sched_set_conf(struct probe_sched *s,
+    const struct collector_conf *conf, const struct calendar *cal);
+/* Writer thread, in its transaction: 0 or -1 (roll back). */
+int probe_sched_work(struct probe_sched *s, sqlite3 *db, uint64_t now)
+    __attribute__((warn_unused_result));
+/* Writer thread: a THROUGHPUT PROBE, in the agent's sequence: 1 stored
+ * (or ignored: unknown or finished test), 0 duplicate, -1 error. */
+int probe_sched_result(struct probe_sched *s, struct db_writer *w,
+    struct alert_engine *ae, const struct ingest_item *it, uint64_t now)
+    __attribute__((warn_unused_result));
+/* Loop thread, after the batch with the scheduler's turn: ok = committed
+ * (send what it decided), else it runs again. */
+void probe_sched_done(struct probe_sched *s, bool ok);
+/* Stop queuing turns (shutdown); then close once the writer is gone. */
+void probe_sched_stop(struct probe_sched *s);
+void probe_sched_close(struct probe_sched *s, void (*cb)(void *), void *arg);
 
 /* server.c: the agents' TCP endpoint */
 struct server;
@@ -296,6 +335,7 @@ struct probe_peer {
 	char agent[WIRE_NAME_MAX + 1];
 	char school[WIRE_NAME_MAX + 1];
 	struct conn *conn;
+	uint64_t conn_id;	/* tells a reconnection from the same one */
 };
 size_t server_probe_peers(struct server *s, struct probe_peer **out);
 

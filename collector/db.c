@@ -855,6 +855,20 @@ db_store_report(struct db_writer *w, struct agent_state *ag,
 }
 
 int
+db_store_sequenced(struct db_writer *w, struct agent_state *ag,
+    const struct ingest_item *it, uint64_t now,
+    int (*store)(void *arg, sqlite3 *db), void *arg)
+{
+	int rc;
+
+	if ((rc = seq_begin(w, ag, it, it->probe.t_ms, now)) <= 0)
+		return rc;
+	if (store(arg, w->db) != 0 || seq_end(w, ag, it, it->probe.t_ms) != 0)
+		return -1;
+	return 1;
+}
+
+int
 db_store_probe(struct db_writer *w, struct agent_state *ag,
     const struct ingest_item *it, uint64_t now)
 {

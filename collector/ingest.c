@@ -24,6 +24,7 @@ struct ingest {
 	struct alert_engine *ae;
 	struct server *server;
 	struct outbox *outbox;
+	struct probe_sched *sched;
 	struct ingest_item **queue;	/* FIFO, oldest first */
 	size_t q_len, q_cap;
 	struct ingest_item **batch;	/* owned by the worker while busy */
@@ -107,7 +108,19 @@ work_cb(uv_work_t *req)
 		case ITEM_STATUS:
 			rc = db_store_status(in->w, it->ag, it, now);
 			break;
+		case ITEM_SCHED:
+			rc = probe_sched_work(in->sched, db_writer_db(in->w),
+			    now);
+			break;
 		case ITEM_PROBE:
+			if (it->probe.kind == WIRE_PROBE_THROUGHPUT &&
+			    in->sched) {
+				rc = probe_sched_result(in->sched, in->w,
+				    in->ae, it, now);
+				duplicates += rc == 0;
+				probes += rc == 1;
+				break;
+			}
 			rc = db_store_probe(in->w, it->ag, it, now);
 			if (rc == 0)
 				duplicates++;
@@ -214,6 +227,9 @@ after_work_cb(uv_work_t *req, int status)
 	in->busy = false;
 	if (status != 0 || in->result != 0) {
 		/* Put the batch back in front and try again shortly. */
+		for (size_t i = 0; i < in->b_len; i++)
+			if (in->batch[i]->kind == ITEM_SCHED)
+				probe_sched_done(in->sched, false);
 		requeue_batch(in);
 		in->retrying = true;
 		if (in->closing)
@@ -229,6 +245,8 @@ after_work_cb(uv_work_t *req, int status)
 
 		if (it->kind == ITEM_TICK)
 			in->tick_queued = false;
+		if (it->kind == ITEM_SCHED)
+			probe_sched_done(in->sched, true);
 		if (it->kind == ITEM_DELIVERY && in->outbox)
 			outbox_recorded(in->outbox, it->msg_id);
 		if (item_sequenced(it)) {
@@ -346,6 +364,8 @@ apply_reload(struct ingest *in)
 		return;
 	in->conf = in->new_conf;
 	alerts_set_conf(in->ae, in->new_conf, in->new_cal);
+	if (in->sched)
+		probe_sched_set_conf(in->sched, in->new_conf, in->new_cal);
 	if ((size_t)in->conf->batch_max > in->batch_cap) {
 		in->batch_cap = (size_t)in->conf->batch_max;
 		in->batch = xreallocarray(in->batch, in->batch_cap,
@@ -379,6 +399,24 @@ void
 ingest_set_outbox(struct ingest *in, struct outbox *o)
 {
 	in->outbox = o;
+}
+
+void
+ingest_set_sched(struct ingest *in, struct probe_sched *s)
+{
+	in->sched = s;
+}
+
+void
+ingest_push_sched(struct ingest *in)
+{
+	struct ingest_item *it;
+
+	if (in->closing)
+		return;
+	it = xcalloc(1, sizeof(*it));
+	it->kind = ITEM_SCHED;
+	queue_item(in, it);
 }
 
 void

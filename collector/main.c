@@ -26,6 +26,8 @@ struct collector {
 	struct rollup_job *rollup;
 	struct http_server *http;
 	struct http_sources http_src;
+	struct probe_server *probe_server; /* NULL: [probe] listen = off */
+	struct probe_sched *sched;
 	uint64_t started_ms;
 	struct calendar *cal;
 	struct collector_conf *active;	/* in use; &conf until a reload */
@@ -119,14 +121,24 @@ on_outbox_closed(void *arg)
 	rollup_job_close(c->rollup, on_rollup_closed, c);
 }
 
-/* The writer has drained: now stop the notifier, the roll-ups, the HTTP
- * interface, then the signals. */
+static void
+on_sched_closed(void *arg)
+{
+	struct collector *c = arg;
+
+	probe_server_stop(c->probe_server);
+	c->probe_server = NULL;
+	outbox_close(c->outbox, on_outbox_closed, c);
+}
+
+/* The writer has drained: now stop the scheduler and the probe server,
+ * the notifier, the roll-ups, the HTTP interface, then the signals. */
 static void
 on_ingest_closed(void *arg)
 {
 	struct collector *c = arg;
 
-	outbox_close(c->outbox, on_outbox_closed, c);
+	probe_sched_close(c->sched, on_sched_closed, c);
 }
 
 static void
@@ -145,6 +157,7 @@ on_signal(uv_signal_t *s, int signum)
 	http_close(c->http, NULL, NULL);
 	c->http = NULL;
 	server_close(c->server);
+	probe_sched_stop(c->sched);
 	ingest_close(c->ingest, on_ingest_closed, c);
 }
 
@@ -274,6 +287,26 @@ on_sighup(uv_signal_t *sig, int signum)
 	sd_notify(0, "READY=1");
 }
 
+/* [probe] listen: the probe server, or NULL when off or it cannot start. */
+static struct probe_server *
+probe_server_of(const struct collector_conf *conf)
+{
+	struct hostport hp;
+	const char *why;
+
+	if (strcmp(conf->probe.listen, "off") == 0) {
+		log_info("probe server: off ([probe] listen); no throughput "
+			 "tests");
+		return NULL;
+	}
+	if (hostport_parse(conf->probe.listen, PROBE_DEFAULT_PORT, &hp,
+		&why) != 0) {
+		log_warnx("probe server %s: %s", conf->probe.listen, why);
+		return NULL;
+	}
+	return probe_server_start(hp.host, hp.port);
+}
+
 /* The collector's own figures for /metrics. */
 static void
 collector_stats(void *arg, struct metrics_stats *st)
@@ -313,6 +346,10 @@ cmd_serve(struct collector *c)
 	    calendar_utc_offset_min(c->cal));
 	ingest_set_server(c->ingest, c->server);
 	ingest_set_outbox(c->ingest, c->outbox);
+	c->probe_server = probe_server_of(&c->conf);
+	c->sched = probe_sched_new(&c->loop, &c->conf, c->cal, c->ingest,
+	    c->server, c->probe_server);
+	ingest_set_sched(c->ingest, c->sched);
 	if (server_start(c->server) != 0)
 		fatalx("cannot listen for agents");
 	c->rollup = rollup_job_start(&c->loop, &c->conf);

@@ -22,6 +22,7 @@ struct conn {
 	char key_school[64];	/* the school the agent's key is for */
 	uint64_t epoch;
 	uint16_t proto;		/* what we answered in WELCOME */
+	uint64_t id;		/* never reused while the collector runs */
 	int refs;		/* the open connection + queued reports */
 	bool closing, failing, reading, throttled;
 	bool got_bytes;		/* the peer has sent something */
@@ -53,6 +54,7 @@ struct server {
 	int handles;
 	bool paused;
 	uint64_t accepted, refused;
+	uint64_t conn_ids;
 };
 
 struct wreq {
@@ -276,6 +278,7 @@ server_probe_peers(struct server *s, struct probe_peer **out)
 		snprintf(p->agent, sizeof(p->agent), "%s", c->ag->name);
 		snprintf(p->school, sizeof(p->school), "%s", c->ag->school);
 		p->conn = c;
+		p->conn_id = c->id;
 		conn_ref(c);
 	}
 	*out = v;
@@ -719,6 +722,7 @@ on_connection(uv_stream_t *listener, int status)
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
+	c->id = ++s->conn_ids;
 	c->s = s;
 	c->refs = 1;
 	buf_init(&c->in, WIRE_MAX_FRAME + READ_CHUNK);
