@@ -259,23 +259,35 @@ check_url(const char *url, const char *const *schemes, char *why, size_t n)
 	return ok ? 0 : -1;
 }
 
+/* The next item of a comma-separated list, spaces trimmed: its start and
+ * *len, or NULL at the end; *pp moves past it. */
+static const char *
+list_next(const char **pp, size_t *len)
+{
+	const char *p = *pp, *item;
+
+	while (*p == ' ' || *p == ',')
+		p++;
+	if (*p == '\0')
+		return NULL;
+	item = p;
+	*len = strcspn(p, ",");
+	*pp = p + *len;
+	while (*len > 0 && item[*len - 1] == ' ')
+		(*len)--;
+	return item;
+}
+
 /* "a@b.cn, c@d.cn": every item one address, nothing that could break a
  * mail header or an SMTP command. */
 static int
 check_addresses(const char *list)
 {
+	const char *p;
+	size_t len;
 	int n = 0;
 
-	for (const char *p = list; *p;) {
-		size_t len;
-
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		len = strcspn(p, ",");
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
+	while ((p = list_next(&list, &len)) != NULL) {
 		if (memchr(p, '@', len) == NULL || p[0] == '@' ||
 		    p[len - 1] == '@')
 			return -1;
@@ -283,7 +295,6 @@ check_addresses(const char *list)
 			if (strchr("<>\"\r\n ;()[]\\", p[i]))
 				return -1;
 		n++;
-		p += strcspn(p, ",");
 	}
 	return n > 0 ? 0 : -1;
 }
@@ -319,19 +330,15 @@ check_receiver(const struct cfg_raw *raw, const struct cfg_raw_section *sec,
 static int
 parse_budgets(struct collector_probe_conf *pc, char *why, size_t n)
 {
-	for (const char *p = pc->school_budgets; *p;) {
+	const char *list = pc->school_budgets, *p;
+	size_t len;
+
+	while ((p = list_next(&list, &len)) != NULL) {
 		struct school_budget *b;
-		size_t len, eq;
+		size_t eq;
 		char num[32], *end;
 		long mb;
 
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		len = strcspn(p, ",");
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
 		eq = strcspn(p, "=");
 		if (eq >= len || eq == 0 || eq >= sizeof(b->code)) {
 			snprintf(why, n, "'%.*s': expected CODE=MB", (int)len,
@@ -372,7 +379,6 @@ parse_budgets(struct collector_probe_conf *pc, char *why, size_t n)
 		b = &pc->budgets[pc->n_budgets++];
 		snprintf(b->code, sizeof(b->code), "%.*s", (int)eq, p);
 		b->mb = mb;
-		p += strcspn(p, ",");
 	}
 	return 0;
 }
@@ -547,20 +553,12 @@ collector_conf_print(FILE *f, const struct collector_conf *conf)
 static bool
 list_has(const char *list, const char *needle)
 {
-	size_t n = strlen(needle);
+	size_t n = strlen(needle), len;
+	const char *p;
 
-	for (const char *p = list; *p;) {
-		size_t len;
-
-		while (*p == ' ' || *p == ',')
-			p++;
-		len = strcspn(p, ",");
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
+	while ((p = list_next(&list, &len)) != NULL)
 		if (len == n && len > 0 && strncmp(p, needle, n) == 0)
 			return true;
-		p += strcspn(p, ",");
-	}
 	return false;
 }
 
