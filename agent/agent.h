@@ -173,8 +173,13 @@ uint32_t probe_ms(double seconds);
 void agent_probe_target_name(const struct agent_conf *conf, size_t i,
     char *buf, size_t size);
 
-/* spool.c: the on-disk queue of reports and probe rounds not yet
- * acknowledged (both are "reports" below: they share one sequence) */
+/*
+ * spool.c: the on-disk queue of reports and probe results not yet
+ * acknowledged. Both take numbers of one sequence, but each kind has its
+ * own room: reports max_bytes (spool_max), probe results a tenth of it on
+ * top (at least 64 KB: spool_probe_room), so a probe never pushes out a
+ * report. `dropped` and `pending` (STATUS) count reports only.
+ */
 struct spool;
 int spool_open(const char *path, struct spool **sp)
     __attribute__((warn_unused_result));
@@ -182,31 +187,37 @@ void spool_close(struct spool *sp);
 uint64_t spool_epoch(const struct spool *sp);
 /*
  * Give rep the next sequence number and the spool's epoch, and store it.
- * When the spool would pass max_bytes, the oldest reports not held (see
+ * When the reports would pass max_bytes, the oldest reports not held (see
  * spool_hold) are deleted to make room and counted in the persistent
  * dropped total. Returns how many were dropped (>= 0), or -1 when the
  * report could not be stored.
  */
 int spool_append_report(struct spool *sp, struct wire_report *rep,
     uint64_t max_bytes) __attribute__((warn_unused_result));
-/* The same for a probe round: the next number of the same sequence. */
+/* The same for a probe result, in the probes' room for a spool_max of
+ * max_bytes: the oldest probe results not held make room (counted apart,
+ * logged at info a minute at most). 0, or -1 when it could not be stored. */
 int spool_append_probe(struct spool *sp, struct wire_probe *probe,
     uint64_t max_bytes) __attribute__((warn_unused_result));
+/* The probes' room for a spool_max of max_bytes. */
+uint64_t spool_probe_room(uint64_t max_bytes);
 uint64_t spool_dropped(const struct spool *sp);
-/* Reports up to seq are sent and not yet acknowledged: never drop them
+uint64_t spool_probe_dropped(const struct spool *sp);
+/* Frames up to seq are sent and not yet acknowledged: never drop them
  * (0 when nothing is in flight). */
 void spool_hold(struct spool *sp, uint64_t seq);
-/* The sequence number of the newest report stored. */
+/* The sequence number of the newest frame stored. */
 uint64_t spool_last_seq(const struct spool *sp);
 /* The collector holds up to seq: continue numbering after it. */
 int spool_advance(struct spool *sp, uint64_t seq)
     __attribute__((warn_unused_result));
-/* The first stored frame with seq > after: 1 found (frame in out), 0 none,
- * -1 error. */
-int spool_next(struct spool *sp, uint64_t after, uint64_t *seq,
+/* The first stored frame with seq > after (PROBE frames only when probes):
+ * 1 found (frame in out), 0 none, -1 error. */
+int spool_next(struct spool *sp, uint64_t after, bool probes, uint64_t *seq,
     struct buf *out) __attribute__((warn_unused_result));
-/* Forget every report with seq <= seq. */
+/* Forget every frame with seq <= seq. */
 int spool_ack(struct spool *sp, uint64_t seq);
+/* Reports waiting (probe results not counted). */
 uint64_t spool_pending(struct spool *sp);
 
 /* uplink.c: the persistent connection to the collector */

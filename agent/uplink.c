@@ -33,7 +33,10 @@ struct uplink {
 	struct tls *tls;	/* this connection's session */
 	bool hello_sent;
 	uint8_t raw[READ_CHUNK]; /* ciphertext as read */
-	uint64_t sent_seq, acked_seq;
+	/* sent_seq: the last frame dealt with (sent, or a PROBE skipped for
+	 * a protocol-1 collector); wire_seq: the last one actually sent. */
+	uint64_t sent_seq, acked_seq, wire_seq;
+	uint16_t peer_proto;	/* WELCOME.proto of this connection */
 	double tokens;		/* reports we may send now (replay_rate) */
 	uint64_t tokens_at;	/* when tokens were last topped up */
 	uint64_t last_rx, last_tx; /* monotonic ms */
@@ -223,10 +226,33 @@ refill(struct uplink *u)
 	u->tokens_at = now;
 }
 
-/* Send spooled reports while the window and the replay rate allow. */
+static bool
+up_probes_ok(const struct uplink *u)
+{
+	return u->peer_proto >= WIRE_PROTO_PROBES;
+}
+
+/*
+ * PROBE frames a protocol-1 collector is not sent are acknowledged here:
+ * once everything sent is acknowledged, the skipped frames after it are
+ * forgotten (the collector accepts gaps in the sequence, and a later
+ * REPORT's cumulative ACK would cover them anyway). Without this a run of
+ * skipped frames as long as the window would stall the pump.
+ */
+static void
+up_ack_skipped(struct uplink *u)
+{
+	if (u->acked_seq == u->wire_seq && u->sent_seq > u->acked_seq) {
+		u->acked_seq = u->sent_seq;
+		(void)spool_ack(u->sp, u->acked_seq);
+	}
+}
+
+/* Send spooled frames while the window and the replay rate allow. */
 static void
 up_pump(struct uplink *u)
 {
+	bool probes = up_probes_ok(u);
 	uint64_t seq;
 	int rc;
 
@@ -240,14 +266,22 @@ up_pump(struct uplink *u)
 	    u->sent_seq - u->acked_seq < (uint64_t)u->conf->send_window &&
 	    u->tokens >= 1) {
 		buf_reset(&u->frame);
-		if ((rc = spool_next(u->sp, u->sent_seq, &seq, &u->frame)) <= 0)
+		rc = spool_next(u->sp, u->sent_seq, probes, &seq, &u->frame);
+		if (rc == 0 && !probes) {
+			/* Only PROBE frames left: skipped. */
+			u->sent_seq = spool_last_seq(u->sp);
+			spool_hold(u->sp, u->sent_seq);
+			break;
+		}
+		if (rc <= 0)
 			return;
 		if (up_write(u, u->frame.data, u->frame.len) != 0)
 			return;
-		u->sent_seq = seq;
+		u->sent_seq = u->wire_seq = seq;
 		spool_hold(u->sp, seq);
 		u->tokens -= 1;
 	}
+	up_ack_skipped(u);
 }
 
 void
@@ -324,7 +358,8 @@ handle_frame(struct uplink *u, const struct wire_header *h,
 			up_drop(u, "cannot update the spool");
 			return;
 		}
-		u->acked_seq = u->sent_seq = wel.acked_seq;
+		u->acked_seq = u->sent_seq = u->wire_seq = wel.acked_seq;
+		u->peer_proto = wel.proto;
 		if (wel.acked_seq)
 			(void)spool_ack(u->sp, wel.acked_seq);
 		u->status_dirty = true;
@@ -333,6 +368,10 @@ handle_frame(struct uplink *u, const struct wire_header *h,
 		log_info("collector %s: connected; %llu reports waiting in "
 			 "the spool",
 		    u->peer, (unsigned long long)spool_pending(u->sp));
+		if (!up_probes_ok(u))
+			log_info("collector %s: the collector speaks protocol %u: probe "
+				 "results are not sent (upgrade the collector)",
+			    u->peer, wel.proto);
 		up_pump(u);
 		return;
 	case WIRE_ACK:
@@ -340,7 +379,7 @@ handle_frame(struct uplink *u, const struct wire_header *h,
 			break;
 		if ((rc = wire_decode_ack(payload, h->length, &ack)) != 0)
 			break;
-		if (ack.epoch != spool_epoch(u->sp) || ack.seq > u->sent_seq) {
+		if (ack.epoch != spool_epoch(u->sp) || ack.seq > u->wire_seq) {
 			up_drop(u, "ACK for a report never sent");
 			return;
 		}
@@ -492,7 +531,7 @@ send_hello(struct uplink *u)
 
 	u->hello_sent = true;
 	memset(&hello, 0, sizeof(hello));
-	hello.proto = WIRE_VERSION;
+	hello.proto = WIRE_PROTO;
 	snprintf(hello.agent, sizeof(hello.agent), "%s", u->conf->name);
 	snprintf(hello.school, sizeof(hello.school), "%s", u->conf->school);
 	snprintf(hello.software, sizeof(hello.software), "schoolnet-agent/%s",
