@@ -220,10 +220,40 @@ int spool_ack(struct spool *sp, uint64_t seq);
 /* Reports waiting (probe results not counted). */
 uint64_t spool_pending(struct spool *sp);
 
+/* probe_jobs.c: throughput tests (PROBE_REQUEST) and recording-host
+ * checks (CHECKS) the collector asks for, each result a PROBE for cb
+ * (m valid during the call; the owner spools it). */
+struct probe_jobs;
+typedef void (*probe_result_cb)(struct wire_probe *m, void *arg);
+struct probe_jobs *probe_jobs_new(uv_loop_t *loop,
+    const struct agent_conf *conf, probe_result_cb cb, void *arg);
+/* A reload: the collector's host for URLs comes from conf from now on. */
+void probe_jobs_set_conf(struct probe_jobs *j, const struct agent_conf *conf);
+/* Run a test now, or answer "busy" at once when one is running. */
+void probe_jobs_request(struct probe_jobs *j,
+    const struct wire_probe_request *q);
+/* The hosts to check from now on (n = 0: none), checked at once and then
+ * every interval; takes c's items (c is freed). */
+void probe_jobs_checks(struct probe_jobs *j, struct wire_checks *c);
+/* Abandons what runs (no more callbacks); frees once libuv is done.
+ * NULL is ignored. */
+void probe_jobs_close(struct probe_jobs *j);
+/* The throughput test's base URL: base, or when empty "http://HOST:PORT"
+ * (an IPv6 address bracketed), without a trailing '/'. 0, or -1 when it
+ * does not fit size. */
+int probe_tp_base(const char *base, const char *host, uint16_t port,
+    char *out, size_t size) __attribute__((warn_unused_result));
+
 /* uplink.c: the persistent connection to the collector */
 struct uplink;
+/* What the collector asks of the agent, handed on as it comes (protocol 2). */
+struct uplink_hooks {
+	void (*probe_request)(const struct wire_probe_request *q, void *arg);
+	void (*checks)(struct wire_checks *c, void *arg); /* takes c */
+	void *arg;
+};
 struct uplink *uplink_new(uv_loop_t *loop, const struct agent_conf *conf,
-    struct spool *sp);
+    struct spool *sp, const struct uplink_hooks *hooks);
 void uplink_start(struct uplink *u);
 /* New reports are in the spool: send what the window allows. */
 void uplink_kick(struct uplink *u);

@@ -18,6 +18,7 @@ struct uplink {
 	uv_loop_t *loop;
 	const struct agent_conf *conf;
 	struct spool *sp;
+	struct uplink_hooks hooks;
 	enum up_state state;
 	uv_tcp_t tcp;
 	bool tcp_open;
@@ -336,7 +337,9 @@ static void
 handle_frame(struct uplink *u, const struct wire_header *h,
     const uint8_t *payload)
 {
+	struct wire_probe_request req;
 	struct wire_welcome wel;
+	struct wire_checks chk;
 	struct wire_error err;
 	struct wire_ack ack;
 	char why[300];
@@ -403,6 +406,27 @@ handle_frame(struct uplink *u, const struct wire_header *h,
 			(void)up_write(u, u->frame.data, u->frame.len);
 		return;
 	case WIRE_PONG:
+		return;
+	/* Protocol 2 only; a malformed one is a protocol error like any
+	 * other frame's: logged with the reason, and a new connection. */
+	case WIRE_PROBE_REQUEST:
+		if (u->state != UP_READY || !up_probes_ok(u))
+			break;
+		if ((rc = wire_decode_probe_request(payload, h->length,
+			 &req)) != 0)
+			break;
+		if (u->hooks.probe_request)
+			u->hooks.probe_request(&req, u->hooks.arg);
+		return;
+	case WIRE_CHECKS:
+		if (u->state != UP_READY || !up_probes_ok(u))
+			break;
+		if ((rc = wire_decode_checks(payload, h->length, &chk)) != 0)
+			break;
+		if (u->hooks.checks)
+			u->hooks.checks(&chk, u->hooks.arg);
+		else
+			wire_checks_free(&chk);
 		return;
 	}
 	snprintf(why, sizeof(why), "unexpected %s frame: %s",
@@ -632,10 +656,13 @@ uplink_tls(const struct agent_conf *conf)
 }
 
 struct uplink *
-uplink_new(uv_loop_t *loop, const struct agent_conf *conf, struct spool *sp)
+uplink_new(uv_loop_t *loop, const struct agent_conf *conf, struct spool *sp,
+    const struct uplink_hooks *hooks)
 {
 	struct uplink *u = xcalloc(1, sizeof(*u));
 
+	if (hooks)
+		u->hooks = *hooks;
 	u->loop = loop;
 	u->conf = conf;
 	u->sp = sp;
