@@ -291,8 +291,8 @@ check_probe(struct agent_conf *c, const char *path, int sec_line, int line,
 			n = snprintf(canon + len, sizeof(canon) - len,
 			    "%scollector", i ? ", " : "");
 		else
-			n = snprintf(canon + len, sizeof(canon) - len, "%s%s=%s",
-			    i ? ", " : "", t->label, addr);
+			n = snprintf(canon + len, sizeof(canon) - len,
+			    "%s%s=%s", i ? ", " : "", t->label, addr);
 		if (n < 0 || (size_t)n >= sizeof(canon) - len) {
 			cfg_error(e, path, line,
 			    "[probe] targets: longer than %zu bytes once "

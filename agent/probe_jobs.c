@@ -306,7 +306,8 @@ probe_jobs_checks(struct probe_jobs *j, struct wire_checks *c)
 
 		items[i].c = c->items[i];
 		/* The same host under the same id keeps its state. */
-		items[i].last_ok = old && strcmp(old->c.url, c->items[i].url) == 0
+		items[i].last_ok =
+		    old && strcmp(old->c.url, c->items[i].url) == 0
 		    ? old->last_ok : -1;
 	}
 	free(j->items);

@@ -19,7 +19,7 @@ struct spool {
 	uint64_t epoch;
 	uint64_t last_seq;
 	uint64_t dropped;	/* reports dropped for room, ever */
-	uint64_t probe_dropped;	/* probe results dropped for room, ever */
+	uint64_t probe_dropped;	/* probe results dropped, ever */
 	uint64_t bytes;		/* report frame bytes held */
 	uint64_t probe_bytes;	/* probe frame bytes held */
 	uint64_t held;		/* frames up to here are on their way */
@@ -141,8 +141,8 @@ spool_open(const char *path, struct spool **out)
 		"INSERT INTO spool(seq, t_ms, frame, type) VALUES(?, ?, ?, ?)",
 		-1, &sp->st_insert, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(sp->db,
-		"SELECT seq, frame FROM spool WHERE seq > ? AND (? OR type != 9)"
-		" ORDER BY seq LIMIT 1",
+		"SELECT seq, frame FROM spool WHERE seq > ?"
+		" AND (? OR type != 9) ORDER BY seq LIMIT 1",
 		-1, &sp->st_next, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(sp->db, "DELETE FROM spool WHERE seq <= ?", -1,
 		&sp->st_ack, NULL) != SQLITE_OK ||
@@ -323,7 +323,8 @@ spool_store(struct spool *sp, int type, uint64_t seq, uint64_t t_ms,
     uint64_t max_bytes)
 {
 	const char *counter = type == WIRE_PROBE ? "probe_dropped" : "dropped";
-	uint64_t *total = type == WIRE_PROBE ? &sp->probe_dropped : &sp->dropped;
+	uint64_t *total =
+	    type == WIRE_PROBE ? &sp->probe_dropped : &sp->dropped;
 	uint64_t first = 0, last = 0;
 	int64_t dropped = 0;
 	int rc = -1;

@@ -372,8 +372,9 @@ handle_frame(struct uplink *u, const struct wire_header *h,
 			 "the spool",
 		    u->peer, (unsigned long long)spool_pending(u->sp));
 		if (!up_probes_ok(u))
-			log_info("collector %s: the collector speaks protocol %u: probe "
-				 "results are not sent (upgrade the collector)",
+			log_info("collector %s: the collector speaks "
+				 "protocol %u: probe results are not sent "
+				 "(upgrade the collector)",
 			    u->peer, wel.proto);
 		up_pump(u);
 		return;
