@@ -58,6 +58,10 @@ usage(FILE *f)
 	    "                          sequence and what its spool dropped\n"
 	    "  probes [--school CODE]  every probe target's latest round: TCP\n"
 	    "                          connects answered, loss %%, RTT, jitter\n"
+	    "  throughput [--school CODE] [--limit N]  throughput tests, newest\n"
+	    "                          first: state, Mbps down/up, the uplink\n"
+	    "  recording [--school CODE] every recording room: available or\n"
+	    "                          not and why, share in school hours (7 days)\n"
 	    "  alerts [--open] [--school CODE]   alerts, newest first\n"
 	    "  alerts ack ID --by NAME acknowledge an alert\n"
 	    "  maintenance add --school CODE [--switch NAME] [--from TIME]\n"
@@ -86,7 +90,8 @@ usage(FILE *f)
 	    "      --print-config  print the config with every default filled in\n"
 	    "      --config-help   list every config key with its range and default\n"
 	    "      --json          print JSON (schools, towns, ports, switches,\n"
-	    "                      agents, probes, alerts, maintenance list)\n"
+	    "                      agents, probes, throughput, recording,\n"
+	    "                      alerts, maintenance list)\n"
 	    "  TIME is \"now\" or \"YYYY-MM-DD HH:MM\" in the calendar's local time.\n"
 	    "  -V, --version       print the version\n"
 	    "  -h, --help          this help\n",
@@ -378,6 +383,7 @@ struct options {
 	bool json, dry_run, open_only;
 	struct maint_args maint;
 	struct report_args report;
+	int limit;
 };
 
 static int
@@ -407,7 +413,7 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 	if (strcmp(cmd, "report") == 0)
 		readonly = false; /* it stores the roll-ups it computes */
 	if (strcmp(cmd, "maintenance") == 0 || strcmp(cmd, "alerts") == 0 ||
-	    strcmp(cmd, "report") == 0) {
+	    strcmp(cmd, "report") == 0 || strcmp(cmd, "recording") == 0) {
 		/* Times are read and shown in the calendar's local time. */
 		if (load_calendar(c) != 0)
 			return 1;
@@ -425,6 +431,11 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 		rc = query_agents(c->db, o->school, o->json, stdout);
 	else if (strcmp(cmd, "probes") == 0)
 		rc = query_probes(c->db, o->school, o->json, stdout);
+	else if (strcmp(cmd, "throughput") == 0)
+		rc = query_throughput(c->db, o->school, o->limit, o->json,
+		    stdout);
+	else if (strcmp(cmd, "recording") == 0)
+		rc = query_recording(c->db, c->cal, o->school, o->json, stdout);
 	else if (strcmp(cmd, "enroll") == 0 && argc == 0)
 		rc = cmd_enroll(c->db, o->school, o->maint.duration);
 	else if (strcmp(cmd, "keys") == 0)
@@ -491,7 +502,7 @@ main(int argc, char **argv)
 		OPT_PRINT = 256, OPT_JSON, OPT_SCHOOL, OPT_KEYS, OPT_DRY,
 		OPT_OPEN, OPT_BY, OPT_SWITCH, OPT_FROM, OPT_TO, OPT_FOR,
 		OPT_REASON, OPT_MONTH, OPT_FORMAT, OPT_LANG, OPT_LEVEL, OPT_TOWN,
-		OPT_RAW, OPT_ROLE
+		OPT_RAW, OPT_ROLE, OPT_LIMIT
 	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -517,11 +528,12 @@ main(int argc, char **argv)
 	    {"town", required_argument, NULL, OPT_TOWN},
 	    {"from-raw", no_argument, NULL, OPT_RAW},
 	    {"role", required_argument, NULL, OPT_ROLE},
+	    {"limit", required_argument, NULL, OPT_LIMIT},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static const char *const commands[] = {"serve", "ports", "switches",
-	    "agents", "probes", "enroll", "keys",
+	    "agents", "probes", "throughput", "recording", "enroll", "keys",
 	    "schools", "towns", "alerts", "maintenance", "import", "export",
 	    "notify-test", "report", "tokens", NULL};
 	const char *path = "/etc/schoolnet/collector.conf", *cmd = "serve";
@@ -612,6 +624,11 @@ main(int argc, char **argv)
 			break;
 		case OPT_ROLE:
 			o.role = optarg;
+			break;
+		case OPT_LIMIT:
+			o.limit = atoi(optarg);
+			if (o.limit <= 0)
+				return bad_value("--limit", optarg);
 			break;
 		case 'V':
 			printf("schoolnet-collector %s\n", SCHOOLNET_VERSION);
