@@ -585,6 +585,16 @@ int query_port_history(sqlite3 *db, const struct history_args *a, FILE *out);
 int query_agents(sqlite3 *db, const char *school, bool json, FILE *out);
 /* The latest latency round of every (school, agent, probe label). */
 int query_probes(sqlite3 *db, const char *school, bool json, FILE *out);
+/* Throughput tests, newest first: at most limit (the default when 0). */
+#define THROUGHPUT_LIST_DEFAULT 100
+#define THROUGHPUT_LIST_MAX 5000
+int query_throughput(sqlite3 *db, const char *school, int limit, bool json,
+    FILE *out);
+/* Every current recording room and its latest check; with cal (may be
+ * NULL) the share available in school hours over the last 7 days. */
+struct calendar;
+int query_recording(sqlite3 *db, const struct calendar *cal,
+    const char *school, bool json, FILE *out);
 /* {"generated_at": now, key: rows} to out (rows is taken). */
 int print_listing(FILE *out, const char *key, struct json_t *rows);
 

@@ -65,6 +65,10 @@ usage(FILE *f)
 	    "                          now and wait for its result (default\n"
 	    "                          120 s; 0: do not wait); exit 0 done,\n"
 	    "                          1 failed, refused or timed out\n"
+	    "  throughput [--school CODE] [--limit N]  throughput tests, newest\n"
+	    "                          first: state, Mbps down/up, the uplink\n"
+	    "  recording [--school CODE] every recording room: available or\n"
+	    "                          not and why, share in school hours (7 days)\n"
 	    "  alerts [--open] [--school CODE]   alerts, newest first\n"
 	    "  alerts ack ID --by NAME acknowledge an alert\n"
 	    "  maintenance add --school CODE [--switch NAME] [--from TIME]\n"
@@ -93,7 +97,8 @@ usage(FILE *f)
 	    "      --print-config  print the config with every default filled in\n"
 	    "      --config-help   list every config key with its range and default\n"
 	    "      --json          print JSON (schools, towns, ports, switches,\n"
-	    "                      agents, probes, alerts, maintenance list)\n"
+	    "                      agents, probes, throughput, recording,\n"
+	    "                      alerts, maintenance list)\n"
 	    "  TIME is \"now\" or \"YYYY-MM-DD HH:MM\" in the calendar's local time.\n"
 	    "  -V, --version       print the version\n"
 	    "  -h, --help          this help\n",
@@ -423,6 +428,7 @@ struct options {
 	bool json, dry_run, open_only;
 	struct maint_args maint;
 	struct report_args report;
+	int limit;
 };
 
 /* One probe_throughput row as the `probe` command shows it. */
@@ -660,7 +666,7 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 	if (strcmp(cmd, "report") == 0 || strcmp(cmd, "probe") == 0)
 		readonly = false; /* roll-ups; a probe_throughput row */
 	if (strcmp(cmd, "maintenance") == 0 || strcmp(cmd, "alerts") == 0 ||
-	    strcmp(cmd, "report") == 0) {
+	    strcmp(cmd, "report") == 0 || strcmp(cmd, "recording") == 0) {
 		/* Times are read and shown in the calendar's local time. */
 		if (load_calendar(c) != 0)
 			return 1;
@@ -680,6 +686,11 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 		rc = query_probes(c->db, o->school, o->json, stdout);
 	else if (strcmp(cmd, "probe") == 0 && argc == 0)
 		rc = cmd_probe(c, o);
+	else if (strcmp(cmd, "throughput") == 0)
+		rc = query_throughput(c->db, o->school, o->limit, o->json,
+		    stdout);
+	else if (strcmp(cmd, "recording") == 0)
+		rc = query_recording(c->db, c->cal, o->school, o->json, stdout);
 	else if (strcmp(cmd, "enroll") == 0 && argc == 0)
 		rc = cmd_enroll(c->db, o->school, o->maint.duration);
 	else if (strcmp(cmd, "keys") == 0)
@@ -746,7 +757,7 @@ main(int argc, char **argv)
 		OPT_PRINT = 256, OPT_JSON, OPT_SCHOOL, OPT_KEYS, OPT_DRY,
 		OPT_OPEN, OPT_BY, OPT_SWITCH, OPT_FROM, OPT_TO, OPT_FOR,
 		OPT_REASON, OPT_MONTH, OPT_FORMAT, OPT_LANG, OPT_LEVEL, OPT_TOWN,
-		OPT_RAW, OPT_ROLE, OPT_WAIT
+		OPT_RAW, OPT_ROLE, OPT_WAIT, OPT_LIMIT
 	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -773,11 +784,13 @@ main(int argc, char **argv)
 	    {"from-raw", no_argument, NULL, OPT_RAW},
 	    {"role", required_argument, NULL, OPT_ROLE},
 	    {"wait", required_argument, NULL, OPT_WAIT},
+	    {"limit", required_argument, NULL, OPT_LIMIT},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static const char *const commands[] = {"serve", "ports", "switches",
-	    "agents", "probes", "probe", "enroll", "keys",
+	    "agents", "probes", "probe", "throughput", "recording", "enroll",
+	    "keys",
 	    "schools", "towns", "alerts", "maintenance", "import", "export",
 	    "notify-test", "report", "tokens", NULL};
 	const char *path = "/etc/schoolnet/collector.conf", *cmd = "serve";
@@ -878,6 +891,11 @@ main(int argc, char **argv)
 				    optarg);
 				return 2;
 			}
+			break;
+		case OPT_LIMIT:
+			o.limit = atoi(optarg);
+			if (o.limit <= 0)
+				return bad_value("--limit", optarg);
 			break;
 		case 'V':
 			printf("schoolnet-collector %s\n", SCHOOLNET_VERSION);
