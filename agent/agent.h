@@ -173,8 +173,13 @@ uint32_t probe_ms(double seconds);
 void agent_probe_target_name(const struct agent_conf *conf, size_t i,
     char *buf, size_t size);
 
-/* spool.c: the on-disk queue of reports and probe rounds not yet
- * acknowledged (both are "reports" below: they share one sequence) */
+/*
+ * spool.c: the on-disk queue of reports and probe results not yet
+ * acknowledged. Both take numbers of one sequence, but each kind has its
+ * own room: reports max_bytes (spool_max), probe results a tenth of it on
+ * top (at least 64 KB: spool_probe_room), so a probe never pushes out a
+ * report. `dropped` and `pending` (STATUS) count reports only.
+ */
 struct spool;
 int spool_open(const char *path, struct spool **sp)
     __attribute__((warn_unused_result));
@@ -182,37 +187,73 @@ void spool_close(struct spool *sp);
 uint64_t spool_epoch(const struct spool *sp);
 /*
  * Give rep the next sequence number and the spool's epoch, and store it.
- * When the spool would pass max_bytes, the oldest reports not held (see
+ * When the reports would pass max_bytes, the oldest reports not held (see
  * spool_hold) are deleted to make room and counted in the persistent
  * dropped total. Returns how many were dropped (>= 0), or -1 when the
  * report could not be stored.
  */
 int spool_append_report(struct spool *sp, struct wire_report *rep,
     uint64_t max_bytes) __attribute__((warn_unused_result));
-/* The same for a probe round: the next number of the same sequence. */
+/* The same for a probe result, in the probes' room for a spool_max of
+ * max_bytes: the oldest probe results not held make room (counted apart,
+ * logged at info a minute at most). 0, or -1 when it could not be stored. */
 int spool_append_probe(struct spool *sp, struct wire_probe *probe,
     uint64_t max_bytes) __attribute__((warn_unused_result));
+/* The probes' room for a spool_max of max_bytes. */
+uint64_t spool_probe_room(uint64_t max_bytes);
 uint64_t spool_dropped(const struct spool *sp);
-/* Reports up to seq are sent and not yet acknowledged: never drop them
+uint64_t spool_probe_dropped(const struct spool *sp);
+/* Frames up to seq are sent and not yet acknowledged: never drop them
  * (0 when nothing is in flight). */
 void spool_hold(struct spool *sp, uint64_t seq);
-/* The sequence number of the newest report stored. */
+/* The sequence number of the newest frame stored. */
 uint64_t spool_last_seq(const struct spool *sp);
 /* The collector holds up to seq: continue numbering after it. */
 int spool_advance(struct spool *sp, uint64_t seq)
     __attribute__((warn_unused_result));
-/* The first stored frame with seq > after: 1 found (frame in out), 0 none,
- * -1 error. */
-int spool_next(struct spool *sp, uint64_t after, uint64_t *seq,
+/* The first stored frame with seq > after (PROBE frames only when probes):
+ * 1 found (frame in out), 0 none, -1 error. */
+int spool_next(struct spool *sp, uint64_t after, bool probes, uint64_t *seq,
     struct buf *out) __attribute__((warn_unused_result));
-/* Forget every report with seq <= seq. */
+/* Forget every frame with seq <= seq. */
 int spool_ack(struct spool *sp, uint64_t seq);
+/* Reports waiting (probe results not counted). */
 uint64_t spool_pending(struct spool *sp);
+
+/* probe_jobs.c: throughput tests (PROBE_REQUEST) and recording-host
+ * checks (CHECKS) the collector asks for, each result a PROBE for cb
+ * (m valid during the call; the owner spools it). */
+struct probe_jobs;
+typedef void (*probe_result_cb)(struct wire_probe *m, void *arg);
+struct probe_jobs *probe_jobs_new(uv_loop_t *loop,
+    const struct agent_conf *conf, probe_result_cb cb, void *arg);
+/* A reload: the collector's host for URLs comes from conf from now on. */
+void probe_jobs_set_conf(struct probe_jobs *j, const struct agent_conf *conf);
+/* Run a test now, or answer "busy" at once when one is running. */
+void probe_jobs_request(struct probe_jobs *j,
+    const struct wire_probe_request *q);
+/* The hosts to check from now on (n = 0: none), checked at once and then
+ * every interval; takes c's items (c is freed). */
+void probe_jobs_checks(struct probe_jobs *j, struct wire_checks *c);
+/* Abandons what runs (no more callbacks); frees once libuv is done.
+ * NULL is ignored. */
+void probe_jobs_close(struct probe_jobs *j);
+/* The throughput test's base URL: base, or when empty "http://HOST:PORT"
+ * (an IPv6 address bracketed), without a trailing '/'. 0, or -1 when it
+ * does not fit size. */
+int probe_tp_base(const char *base, const char *host, uint16_t port,
+    char *out, size_t size) __attribute__((warn_unused_result));
 
 /* uplink.c: the persistent connection to the collector */
 struct uplink;
+/* What the collector asks of the agent, handed on as it comes (protocol 2). */
+struct uplink_hooks {
+	void (*probe_request)(const struct wire_probe_request *q, void *arg);
+	void (*checks)(struct wire_checks *c, void *arg); /* takes c */
+	void *arg;
+};
 struct uplink *uplink_new(uv_loop_t *loop, const struct agent_conf *conf,
-    struct spool *sp);
+    struct spool *sp, const struct uplink_hooks *hooks);
 void uplink_start(struct uplink *u);
 /* New reports are in the spool: send what the window allows. */
 void uplink_kick(struct uplink *u);

@@ -232,9 +232,10 @@ check_probe(struct agent_conf *c, const char *path, int sec_line, int line,
 {
 	struct probe_conf *pc = &c->probe;
 	char list[sizeof(pc->targets)], *item, *save = NULL;
+	char canon[sizeof(pc->targets)];
 	uint64_t round_ms, every_ms;
 	int before = e->count;
-	FILE *f;
+	size_t len = 0;
 
 	c->n_probe_targets = 0;
 	snprintf(list, sizeof(list), "%s", pc->targets);
@@ -275,22 +276,33 @@ check_probe(struct agent_conf *c, const char *path, int sec_line, int line,
 		    "%g s) takes up to %g s, longer than interval (%g s)",
 		    pc->count, pc->spacing, pc->timeout, round_ms / 1000.0,
 		    pc->interval);
-	/* Canonical: what --print-config shows and a reload compares. */
-	if ((f = fmemopen(pc->targets, sizeof(pc->targets), "w")) == NULL)
-		return;
+	/* Canonical: what --print-config shows and a reload compares. It adds
+	 * ", " between items: a list near the cap could come out longer
+	 * than it went in, and a list cut short would not parse the same. */
 	for (size_t i = 0; i < c->n_probe_targets; i++) {
 		const struct probe_target *t = &c->probe_targets[i];
 		char addr[WIRE_ADDR_MAX + 1];
+		int n;
 
 		agent_probe_target_name(c, i, addr, sizeof(addr));
 		if (strcmp(t->label, "collector") == 0 &&
 		    strcmp(t->host, c->collector.host) == 0 &&
 		    t->port == c->collector.port)
-			fprintf(f, "%scollector", i ? ", " : "");
+			n = snprintf(canon + len, sizeof(canon) - len,
+			    "%scollector", i ? ", " : "");
 		else
-			fprintf(f, "%s%s=%s", i ? ", " : "", t->label, addr);
+			n = snprintf(canon + len, sizeof(canon) - len,
+			    "%s%s=%s", i ? ", " : "", t->label, addr);
+		if (n < 0 || (size_t)n >= sizeof(canon) - len) {
+			cfg_error(e, path, line,
+			    "[probe] targets: longer than %zu bytes once "
+			    "written out (\", \" between items)",
+			    sizeof(pc->targets) - 1);
+			return;
+		}
+		len += (size_t)n;
 	}
-	fclose(f);
+	memcpy(pc->targets, canon, len + 1);
 }
 
 void

@@ -24,6 +24,8 @@ struct agent {
 	struct spool *spool;
 	struct uplink *uplink;
 	struct tcp_prober *prober;
+	struct probe_jobs *jobs;	/* what the collector asks for; lives
+					   across reloads */
 	bool probe_lost[AGENT_PROBE_TARGETS_MAX]; /* per target: last round
 						    had no answer (log
 						    changes only) */
@@ -75,6 +77,20 @@ usage(FILE *f)
 static void on_poll_done(struct poller *p, const struct poll_result *r,
     void *arg);
 static void on_probe_round(const struct latency_round *r, void *arg);
+static void on_probe_request(const struct wire_probe_request *q, void *arg);
+static void on_checks(struct wire_checks *c, void *arg);
+
+static const struct uplink_hooks agent_hooks = {
+    .probe_request = on_probe_request, .checks = on_checks};
+
+static struct uplink *
+agent_uplink_new(struct agent *a)
+{
+	struct uplink_hooks hooks = agent_hooks;
+
+	hooks.arg = a;
+	return uplink_new(&a->loop, &a->conf, a->spool, &hooks);
+}
 
 /* The index of the target a round is for (labels are unique), or -1. */
 static int
@@ -125,6 +141,8 @@ on_signal(uv_signal_t *s, int signum)
 	a->poller = NULL;
 	tcp_prober_close(a->prober);
 	a->prober = NULL;
+	probe_jobs_close(a->jobs);
+	a->jobs = NULL;
 	if (a->uplink)
 		uplink_close(a->uplink);
 	a->uplink = NULL;
@@ -179,7 +197,8 @@ on_sighup(uv_signal_t *s, int signum)
 		status[i] = -1;
 	a->last_status = status;
 	a->poller = poller_new(&a->loop, &a->conf, on_poll_done, a);
-	a->uplink = uplink_new(&a->loop, &a->conf, a->spool);
+	a->uplink = agent_uplink_new(a);
+	probe_jobs_set_conf(a->jobs, &a->conf);
 	uplink_start(a->uplink);
 	poller_start(a->poller);
 	probes_start(a);
@@ -243,13 +262,44 @@ probe_to_wire(const struct agent *a, int idx, const struct latency_round *r,
 	snprintf(m->error, sizeof(m->error), "%s", r->error);
 }
 
+/* A probe result of any kind: spool it, send it. */
+static void
+on_probe_result(struct wire_probe *m, void *arg)
+{
+	struct agent *a = arg;
+
+	if (spool_append_probe(a->spool, m,
+		(uint64_t)a->conf.spool_max << 20) == 0 && a->uplink)
+		uplink_kick(a->uplink);
+}
+
+static void
+on_probe_request(const struct wire_probe_request *q, void *arg)
+{
+	struct agent *a = arg;
+
+	if (a->jobs)
+		probe_jobs_request(a->jobs, q);
+}
+
+static void
+on_checks(struct wire_checks *c, void *arg)
+{
+	struct agent *a = arg;
+
+	if (a->jobs)
+		probe_jobs_checks(a->jobs, c);
+	else
+		wire_checks_free(c);
+}
+
 /* A round is over: spool it, send it; log when a target stops or starts
  * answering. */
 static void
 on_probe_round(const struct latency_round *r, void *arg)
 {
 	struct agent *a = arg;
-	int idx = probe_index(&a->conf, r->label), rc;
+	int idx = probe_index(&a->conf, r->label);
 	struct wire_probe m;
 	bool lost;
 
@@ -266,12 +316,7 @@ on_probe_round(const struct latency_round *r, void *arg)
 		    m.label, m.target, r->answered, r->sent,
 		    r->rtt_avg_us / 1000.0);
 	a->probe_lost[idx] = lost;
-	rc = spool_append_probe(a->spool, &m,
-	    (uint64_t)a->conf.spool_max << 20);
-	if (rc > 0)
-		uplink_status_changed(a->uplink);
-	if (rc >= 0)
-		uplink_kick(a->uplink);
+	on_probe_result(&m, a);
 }
 
 static json_t *
@@ -478,7 +523,8 @@ cmd_run(struct agent *a)
 		a->last_status[i] = -1; /* log the first result of each */
 	a->sampler = sampler_new();
 	a->poller = poller_new(&a->loop, &a->conf, on_poll_done, a);
-	a->uplink = uplink_new(&a->loop, &a->conf, a->spool);
+	a->uplink = agent_uplink_new(a);
+	a->jobs = probe_jobs_new(&a->loop, &a->conf, on_probe_result, a);
 	uv_signal_init(&a->loop, &a->sigint);
 	uv_signal_init(&a->loop, &a->sigterm);
 	uv_signal_init(&a->loop, &a->sighup);

@@ -8,6 +8,10 @@
 #include "agent.h"
 #include "schoolnet/log.h"
 #include "schoolnet/mem.h"
+#include "schoolnet/timeutil.h"
+
+#define PROBE_ROOM_MIN (64 * 1024)
+#define PROBE_LOG_EVERY_MS 60000
 
 struct spool {
 	sqlite3 *db;
@@ -15,8 +19,12 @@ struct spool {
 	uint64_t epoch;
 	uint64_t last_seq;
 	uint64_t dropped;	/* reports dropped for room, ever */
-	uint64_t bytes;		/* frame bytes held */
-	uint64_t held;		/* reports up to here are on their way */
+	uint64_t probe_dropped;	/* probe results dropped, ever */
+	uint64_t bytes;		/* report frame bytes held */
+	uint64_t probe_bytes;	/* probe frame bytes held */
+	uint64_t held;		/* frames up to here are on their way */
+	uint64_t probe_unlogged; /* probe drops not logged yet */
+	uint64_t probe_logged_ms; /* monotonic: the last such line */
 	sqlite3_stmt *st_insert, *st_next, *st_ack, *st_meta_set, *st_count,
 	    *st_oldest, *st_drop, *st_range_bytes;
 	struct buf frame;
@@ -27,7 +35,46 @@ static const char spool_schema[] =
     "CREATE TABLE IF NOT EXISTS spool(seq INTEGER PRIMARY KEY,"
     " t_ms INTEGER NOT NULL, frame BLOB NOT NULL);";
 
+/* The frame's wire type (REPORT or PROBE), so the two kinds can be sent,
+ * counted and dropped apart. A spool from before has reports only (and,
+ * from a work-in-progress build, PROBEs: read from the frame header). */
+static const char spool_type_schema[] =
+    "ALTER TABLE spool ADD COLUMN type INTEGER NOT NULL DEFAULT 3;"
+    "UPDATE spool SET type = 9 WHERE hex(substr(frame, 4, 1)) = '09';";
+
 static void spool_recount(struct spool *sp);
+
+/* The bytes counter of a frame type's room. */
+static uint64_t *
+spool_bytes(struct spool *sp, int type)
+{
+	return type == WIRE_PROBE ? &sp->probe_bytes : &sp->bytes;
+}
+
+uint64_t
+spool_probe_room(uint64_t max_bytes)
+{
+	return max_bytes / 10 > PROBE_ROOM_MIN ? max_bytes / 10
+					       : PROBE_ROOM_MIN;
+}
+
+/* Has the spool table the type column (a spool from before has not)? */
+static int
+spool_has_type(struct spool *sp)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(sp->db,
+		"SELECT count(*) FROM pragma_table_info('spool')"
+		" WHERE name = 'type'",
+		-1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) > 0
+					    : -1;
+	sqlite3_finalize(st);
+	return rc;
+}
 
 static int
 meta_get(struct spool *sp, const char *key, uint64_t *v)
@@ -77,31 +124,41 @@ spool_open(const char *path, struct spool **out)
 		NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(sp->db, spool_schema, NULL, NULL, NULL) != SQLITE_OK)
 		goto sqlfail;
+	if ((rc = spool_has_type(sp)) < 0)
+		goto sqlfail;
+	if (rc == 0 && sqlite3_exec(sp->db, spool_type_schema, NULL, NULL,
+			   NULL) != SQLITE_OK)
+		goto sqlfail;
+	if (sqlite3_exec(sp->db,
+		"CREATE INDEX IF NOT EXISTS spool_type ON spool(type, seq)",
+		NULL, NULL, NULL) != SQLITE_OK)
+		goto sqlfail;
 	if (sqlite3_prepare_v2(sp->db,
 		"INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key)"
 		" DO UPDATE SET value = excluded.value",
 		-1, &sp->st_meta_set, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(sp->db,
-		"INSERT INTO spool(seq, t_ms, frame) VALUES(?, ?, ?)", -1,
-		&sp->st_insert, NULL) != SQLITE_OK ||
+		"INSERT INTO spool(seq, t_ms, frame, type) VALUES(?, ?, ?, ?)",
+		-1, &sp->st_insert, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(sp->db,
-		"SELECT seq, frame FROM spool WHERE seq > ? ORDER BY seq"
-		" LIMIT 1",
+		"SELECT seq, frame FROM spool WHERE seq > ?"
+		" AND (? OR type != 9) ORDER BY seq LIMIT 1",
 		-1, &sp->st_next, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(sp->db, "DELETE FROM spool WHERE seq <= ?", -1,
 		&sp->st_ack, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(sp->db, "SELECT count(*) FROM spool", -1,
+	    sqlite3_prepare_v2(sp->db,
+		"SELECT count(*) FROM spool WHERE type != 9", -1,
 		&sp->st_count, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(sp->db,
-		"SELECT seq, length(frame) FROM spool WHERE seq > ?"
-		" ORDER BY seq LIMIT 64",
+		"SELECT seq, length(frame) FROM spool WHERE type = ?"
+		" AND seq > ? ORDER BY seq LIMIT 64",
 		-1, &sp->st_oldest, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(sp->db,
-		"DELETE FROM spool WHERE seq > ? AND seq <= ?", -1,
+		"DELETE FROM spool WHERE type = ? AND seq > ? AND seq <= ?", -1,
 		&sp->st_drop, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(sp->db,
-		"SELECT coalesce(sum(length(frame)), 0) FROM spool"
-		" WHERE seq <= ?",
+		"SELECT type = 9, coalesce(sum(length(frame)), 0) FROM spool"
+		" WHERE seq <= ? GROUP BY type = 9",
 		-1, &sp->st_range_bytes, NULL) != SQLITE_OK)
 		goto sqlfail;
 	if ((rc = meta_get(sp, "epoch", &v)) < 0)
@@ -121,7 +178,8 @@ spool_open(const char *path, struct spool **out)
 	}
 	sp->epoch = v;
 	if (meta_get(sp, "last_seq", &sp->last_seq) < 0 ||
-	    meta_get(sp, "dropped", &sp->dropped) < 0)
+	    meta_get(sp, "dropped", &sp->dropped) < 0 ||
+	    meta_get(sp, "probe_dropped", &sp->probe_dropped) < 0)
 		goto sqlfail;
 	spool_recount(sp);
 	*out = sp;
@@ -165,55 +223,63 @@ spool_recount(struct spool *sp)
 	sqlite3_stmt *st;
 
 	if (sqlite3_prepare_v2(sp->db,
-		"SELECT coalesce(sum(length(frame)), 0) FROM spool", -1, &st,
-		NULL) != SQLITE_OK)
+		"SELECT coalesce(sum(length(frame) * (type != 9)), 0),"
+		" coalesce(sum(length(frame) * (type = 9)), 0) FROM spool",
+		-1, &st, NULL) != SQLITE_OK)
 		return;
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_step(st) == SQLITE_ROW) {
 		sp->bytes = (uint64_t)sqlite3_column_int64(st, 0);
+		sp->probe_bytes = (uint64_t)sqlite3_column_int64(st, 1);
+	}
 	sqlite3_finalize(st);
 }
 
 /*
- * Make room for `need` more bytes under max_bytes by deleting the oldest
- * reports that are not on their way to the collector (inside the caller's
- * transaction): a report in flight may be stored already, and counting it
- * as dropped would report a hole that is not there. The spool may so pass
- * max_bytes by the send window. Returns how many went; *first and *last
- * are the range of sequence numbers deleted.
+ * Make room for `need` more bytes of frames of `type` under max_bytes, the
+ * room of that type, by deleting its oldest frames that are not on their
+ * way to the collector (inside the caller's transaction): a frame in flight
+ * may be stored already, and counting it as dropped would report a hole
+ * that is not there. The spool may so pass max_bytes by the send window.
+ * Reports and probe results have rooms of their own: one never makes room
+ * for the other. Returns how many went; *first and *last are the range of
+ * sequence numbers deleted (other types may lie between).
  */
 static int64_t
-spool_make_room(struct spool *sp, uint64_t need, uint64_t max_bytes,
-    uint64_t *first, uint64_t *last)
+spool_make_room(struct spool *sp, int type, uint64_t need,
+    uint64_t max_bytes, uint64_t *first, uint64_t *last)
 {
+	uint64_t *bytes = spool_bytes(sp, type);
 	int64_t dropped = 0;
 
-	while (sp->bytes + need > max_bytes) {
+	while (*bytes + need > max_bytes) {
 		uint64_t upto = 0, freed = 0;
 		int64_t n = 0;
 		int rc;
 
-		/* Batches of up to 64 of the oldest until the report fits. */
-		sqlite3_bind_int64(sp->st_oldest, 1, (sqlite3_int64)sp->held);
+		/* Batches of up to 64 of the oldest until the frame fits. */
+		sqlite3_bind_int(sp->st_oldest, 1, type);
+		sqlite3_bind_int64(sp->st_oldest, 2, (sqlite3_int64)sp->held);
 		while ((rc = sqlite3_step(sp->st_oldest)) == SQLITE_ROW) {
 			upto = (uint64_t)sqlite3_column_int64(sp->st_oldest, 0);
 			freed += (uint64_t)sqlite3_column_int64(sp->st_oldest, 1);
 			if (n++ == 0 && dropped == 0)
 				*first = upto;
-			if (sp->bytes - freed + need <= max_bytes)
+			if (*bytes - freed + need <= max_bytes)
 				break;
 		}
 		sqlite3_reset(sp->st_oldest);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 			return -1;
 		if (n == 0)
-			break; /* nothing left to drop but reports in flight */
-		sqlite3_bind_int64(sp->st_drop, 1, (sqlite3_int64)sp->held);
-		sqlite3_bind_int64(sp->st_drop, 2, (sqlite3_int64)upto);
+			break; /* nothing left to drop but frames in flight */
+		sqlite3_bind_int(sp->st_drop, 1, type);
+		sqlite3_bind_int64(sp->st_drop, 2, (sqlite3_int64)sp->held);
+		sqlite3_bind_int64(sp->st_drop, 3, (sqlite3_int64)upto);
 		rc = sqlite3_step(sp->st_drop);
 		sqlite3_reset(sp->st_drop);
 		if (rc != SQLITE_DONE)
 			return -1;
-		sp->bytes -= freed;
+		*bytes -= freed;
 		dropped += n;
 		*last = upto;
 	}
@@ -226,40 +292,67 @@ spool_hold(struct spool *sp, uint64_t seq)
 	sp->held = seq;
 }
 
+/* Probe results dropped for room: one info line a minute at most, with
+ * how many since the last one. */
+static void
+spool_log_probe_drops(struct spool *sp, uint64_t n, uint64_t room)
+{
+	uint64_t now = time_mono_ms();
+
+	sp->probe_unlogged += n;
+	if (sp->probe_logged_ms != 0 &&
+	    now - sp->probe_logged_ms < PROBE_LOG_EVERY_MS)
+		return;
+	log_info("spool %s: probe results fill their room (%llu KB): dropped "
+		 "the %llu oldest; %llu in all",
+	    sp->path, (unsigned long long)(room >> 10),
+	    (unsigned long long)sp->probe_unlogged,
+	    (unsigned long long)sp->probe_dropped);
+	sp->probe_unlogged = 0;
+	sp->probe_logged_ms = now;
+}
+
 /*
- * Store the frame in sp->frame under seq, making room for it: the one
- * path for every sequenced frame (REPORT, PROBE), so they share the
- * numbering and the dropping of the oldest unsent. Returns how many
- * frames were dropped, or -1 (nothing changed).
+ * Store the frame in sp->frame under seq, making room for it in the room
+ * of its type: the one path for every sequenced frame (REPORT, PROBE), so
+ * they share the numbering. Returns how many frames of its type were
+ * dropped, or -1 (nothing changed).
  */
 static int
-spool_store(struct spool *sp, uint64_t seq, uint64_t t_ms, uint64_t max_bytes)
+spool_store(struct spool *sp, int type, uint64_t seq, uint64_t t_ms,
+    uint64_t max_bytes)
 {
+	const char *counter = type == WIRE_PROBE ? "probe_dropped" : "dropped";
+	uint64_t *total =
+	    type == WIRE_PROBE ? &sp->probe_dropped : &sp->dropped;
 	uint64_t first = 0, last = 0;
 	int64_t dropped = 0;
 	int rc = -1;
 
 	if (sqlite3_exec(sp->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		goto out;
-	if ((dropped = spool_make_room(sp, sp->frame.len, max_bytes, &first,
-	    &last)) < 0)
+	if ((dropped = spool_make_room(sp, type, sp->frame.len, max_bytes,
+	    &first, &last)) < 0)
 		goto out;
 	sqlite3_bind_int64(sp->st_insert, 1, (sqlite3_int64)seq);
 	sqlite3_bind_int64(sp->st_insert, 2, (sqlite3_int64)t_ms);
 	sqlite3_bind_blob(sp->st_insert, 3, sp->frame.data,
 	    (int)sp->frame.len, SQLITE_STATIC);
+	sqlite3_bind_int(sp->st_insert, 4, type);
 	rc = sqlite3_step(sp->st_insert) == SQLITE_DONE ? 0 : -1;
 	sqlite3_reset(sp->st_insert);
 	if (rc == 0)
 		rc = meta_set(sp, "last_seq", seq);
 	if (rc == 0 && dropped > 0)
-		rc = meta_set(sp, "dropped", sp->dropped + (uint64_t)dropped);
+		rc = meta_set(sp, counter, *total + (uint64_t)dropped);
 	if (rc == 0 &&
 	    sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
 		sp->last_seq = seq;
-		sp->bytes += sp->frame.len;
-		if (dropped > 0) {
-			sp->dropped += (uint64_t)dropped;
+		*spool_bytes(sp, type) += sp->frame.len;
+		*total += (uint64_t)dropped;
+		if (dropped > 0 && type == WIRE_PROBE)
+			spool_log_probe_drops(sp, (uint64_t)dropped, max_bytes);
+		else if (dropped > 0)
 			log_warnx("spool %s full (%llu MB): dropped %lld "
 				  "unsent reports, seq %llu..%llu; %llu in all",
 			    sp->path,
@@ -267,11 +360,11 @@ spool_store(struct spool *sp, uint64_t seq, uint64_t t_ms, uint64_t max_bytes)
 			    (long long)dropped, (unsigned long long)first,
 			    (unsigned long long)last,
 			    (unsigned long long)sp->dropped);
-		}
 		return (int)dropped;
 	}
 out:
-	log_warnx("spool %s: cannot store report: %s", sp->path,
+	log_warnx("spool %s: cannot store %s: %s", sp->path,
+	    type == WIRE_PROBE ? "a probe result" : "a report",
 	    sqlite3_errmsg(sp->db));
 	sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL);
 	spool_recount(sp); /* the rolled-back deletes are back */
@@ -290,7 +383,7 @@ spool_append_report(struct spool *sp, struct wire_report *rep,
 		    rep->switch_name);
 		return -1;
 	}
-	return spool_store(sp, rep->seq, rep->t_ms, max_bytes);
+	return spool_store(sp, WIRE_REPORT, rep->seq, rep->t_ms, max_bytes);
 }
 
 int
@@ -301,11 +394,12 @@ spool_append_probe(struct spool *sp, struct wire_probe *probe,
 	probe->epoch = sp->epoch;
 	buf_reset(&sp->frame);
 	if (wire_encode_probe(&sp->frame, probe) != 0) {
-		log_warnx("spool: probe round of %s cannot be encoded",
+		log_warnx("spool: probe result of %s cannot be encoded",
 		    probe->label);
 		return -1;
 	}
-	return spool_store(sp, probe->seq, probe->t_ms, max_bytes);
+	return spool_store(sp, WIRE_PROBE, probe->seq, probe->t_ms,
+		   spool_probe_room(max_bytes)) < 0 ? -1 : 0;
 }
 
 int
@@ -338,12 +432,20 @@ spool_dropped(const struct spool *sp)
 	return sp->dropped;
 }
 
+uint64_t
+spool_probe_dropped(const struct spool *sp)
+{
+	return sp->probe_dropped;
+}
+
 int
-spool_next(struct spool *sp, uint64_t after, uint64_t *seq, struct buf *out)
+spool_next(struct spool *sp, uint64_t after, bool probes, uint64_t *seq,
+    struct buf *out)
 {
 	int rc;
 
 	sqlite3_bind_int64(sp->st_next, 1, (sqlite3_int64)after);
+	sqlite3_bind_int(sp->st_next, 2, probes);
 	rc = sqlite3_step(sp->st_next);
 	if (rc == SQLITE_ROW) {
 		const void *blob = sqlite3_column_blob(sp->st_next, 1);
@@ -364,13 +466,14 @@ spool_next(struct spool *sp, uint64_t after, uint64_t *seq, struct buf *out)
 int
 spool_ack(struct spool *sp, uint64_t seq)
 {
-	uint64_t freed = 0;
+	uint64_t freed[2] = {0, 0}; /* reports, probes */
 	int rc;
 
 	/* What leaves, by primary key range: no scan of the whole spool. */
 	sqlite3_bind_int64(sp->st_range_bytes, 1, (sqlite3_int64)seq);
-	if (sqlite3_step(sp->st_range_bytes) == SQLITE_ROW)
-		freed = (uint64_t)sqlite3_column_int64(sp->st_range_bytes, 0);
+	while (sqlite3_step(sp->st_range_bytes) == SQLITE_ROW)
+		freed[sqlite3_column_int(sp->st_range_bytes, 0) != 0] =
+		    (uint64_t)sqlite3_column_int64(sp->st_range_bytes, 1);
 	sqlite3_reset(sp->st_range_bytes);
 	sqlite3_bind_int64(sp->st_ack, 1, (sqlite3_int64)seq);
 	rc = sqlite3_step(sp->st_ack) == SQLITE_DONE ? 0 : -1;
@@ -380,7 +483,9 @@ spool_ack(struct spool *sp, uint64_t seq)
 		    sp->path, sqlite3_errmsg(sp->db));
 		return rc;
 	}
-	sp->bytes = freed <= sp->bytes ? sp->bytes - freed : 0;
+	sp->bytes = freed[0] <= sp->bytes ? sp->bytes - freed[0] : 0;
+	sp->probe_bytes = freed[1] <= sp->probe_bytes ?
+	    sp->probe_bytes - freed[1] : 0;
 	return 0;
 }
 

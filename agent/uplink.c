@@ -18,6 +18,7 @@ struct uplink {
 	uv_loop_t *loop;
 	const struct agent_conf *conf;
 	struct spool *sp;
+	struct uplink_hooks hooks;
 	enum up_state state;
 	uv_tcp_t tcp;
 	bool tcp_open;
@@ -33,7 +34,10 @@ struct uplink {
 	struct tls *tls;	/* this connection's session */
 	bool hello_sent;
 	uint8_t raw[READ_CHUNK]; /* ciphertext as read */
-	uint64_t sent_seq, acked_seq;
+	/* sent_seq: the last frame dealt with (sent, or a PROBE skipped for
+	 * a protocol-1 collector); wire_seq: the last one actually sent. */
+	uint64_t sent_seq, acked_seq, wire_seq;
+	uint16_t peer_proto;	/* WELCOME.proto of this connection */
 	double tokens;		/* reports we may send now (replay_rate) */
 	uint64_t tokens_at;	/* when tokens were last topped up */
 	uint64_t last_rx, last_tx; /* monotonic ms */
@@ -223,10 +227,33 @@ refill(struct uplink *u)
 	u->tokens_at = now;
 }
 
-/* Send spooled reports while the window and the replay rate allow. */
+static bool
+up_probes_ok(const struct uplink *u)
+{
+	return u->peer_proto >= WIRE_PROTO_PROBES;
+}
+
+/*
+ * PROBE frames a protocol-1 collector is not sent are acknowledged here:
+ * once everything sent is acknowledged, the skipped frames after it are
+ * forgotten (the collector accepts gaps in the sequence, and a later
+ * REPORT's cumulative ACK would cover them anyway). Without this a run of
+ * skipped frames as long as the window would stall the pump.
+ */
+static void
+up_ack_skipped(struct uplink *u)
+{
+	if (u->acked_seq == u->wire_seq && u->sent_seq > u->acked_seq) {
+		u->acked_seq = u->sent_seq;
+		(void)spool_ack(u->sp, u->acked_seq);
+	}
+}
+
+/* Send spooled frames while the window and the replay rate allow. */
 static void
 up_pump(struct uplink *u)
 {
+	bool probes = up_probes_ok(u);
 	uint64_t seq;
 	int rc;
 
@@ -240,14 +267,22 @@ up_pump(struct uplink *u)
 	    u->sent_seq - u->acked_seq < (uint64_t)u->conf->send_window &&
 	    u->tokens >= 1) {
 		buf_reset(&u->frame);
-		if ((rc = spool_next(u->sp, u->sent_seq, &seq, &u->frame)) <= 0)
+		rc = spool_next(u->sp, u->sent_seq, probes, &seq, &u->frame);
+		if (rc == 0 && !probes) {
+			/* Only PROBE frames left: skipped. */
+			u->sent_seq = spool_last_seq(u->sp);
+			spool_hold(u->sp, u->sent_seq);
+			break;
+		}
+		if (rc <= 0)
 			return;
 		if (up_write(u, u->frame.data, u->frame.len) != 0)
 			return;
-		u->sent_seq = seq;
+		u->sent_seq = u->wire_seq = seq;
 		spool_hold(u->sp, seq);
 		u->tokens -= 1;
 	}
+	up_ack_skipped(u);
 }
 
 void
@@ -302,7 +337,9 @@ static void
 handle_frame(struct uplink *u, const struct wire_header *h,
     const uint8_t *payload)
 {
+	struct wire_probe_request req;
 	struct wire_welcome wel;
+	struct wire_checks chk;
 	struct wire_error err;
 	struct wire_ack ack;
 	char why[300];
@@ -324,7 +361,8 @@ handle_frame(struct uplink *u, const struct wire_header *h,
 			up_drop(u, "cannot update the spool");
 			return;
 		}
-		u->acked_seq = u->sent_seq = wel.acked_seq;
+		u->acked_seq = u->sent_seq = u->wire_seq = wel.acked_seq;
+		u->peer_proto = wel.proto;
 		if (wel.acked_seq)
 			(void)spool_ack(u->sp, wel.acked_seq);
 		u->status_dirty = true;
@@ -333,6 +371,11 @@ handle_frame(struct uplink *u, const struct wire_header *h,
 		log_info("collector %s: connected; %llu reports waiting in "
 			 "the spool",
 		    u->peer, (unsigned long long)spool_pending(u->sp));
+		if (!up_probes_ok(u))
+			log_info("collector %s: the collector speaks "
+				 "protocol %u: probe results are not sent "
+				 "(upgrade the collector)",
+			    u->peer, wel.proto);
 		up_pump(u);
 		return;
 	case WIRE_ACK:
@@ -340,7 +383,7 @@ handle_frame(struct uplink *u, const struct wire_header *h,
 			break;
 		if ((rc = wire_decode_ack(payload, h->length, &ack)) != 0)
 			break;
-		if (ack.epoch != spool_epoch(u->sp) || ack.seq > u->sent_seq) {
+		if (ack.epoch != spool_epoch(u->sp) || ack.seq > u->wire_seq) {
 			up_drop(u, "ACK for a report never sent");
 			return;
 		}
@@ -364,6 +407,27 @@ handle_frame(struct uplink *u, const struct wire_header *h,
 			(void)up_write(u, u->frame.data, u->frame.len);
 		return;
 	case WIRE_PONG:
+		return;
+	/* Protocol 2 only; a malformed one is a protocol error like any
+	 * other frame's: logged with the reason, and a new connection. */
+	case WIRE_PROBE_REQUEST:
+		if (u->state != UP_READY || !up_probes_ok(u))
+			break;
+		if ((rc = wire_decode_probe_request(payload, h->length,
+			 &req)) != 0)
+			break;
+		if (u->hooks.probe_request)
+			u->hooks.probe_request(&req, u->hooks.arg);
+		return;
+	case WIRE_CHECKS:
+		if (u->state != UP_READY || !up_probes_ok(u))
+			break;
+		if ((rc = wire_decode_checks(payload, h->length, &chk)) != 0)
+			break;
+		if (u->hooks.checks)
+			u->hooks.checks(&chk, u->hooks.arg);
+		else
+			wire_checks_free(&chk);
 		return;
 	}
 	snprintf(why, sizeof(why), "unexpected %s frame: %s",
@@ -492,7 +556,7 @@ send_hello(struct uplink *u)
 
 	u->hello_sent = true;
 	memset(&hello, 0, sizeof(hello));
-	hello.proto = WIRE_VERSION;
+	hello.proto = WIRE_PROTO;
 	snprintf(hello.agent, sizeof(hello.agent), "%s", u->conf->name);
 	snprintf(hello.school, sizeof(hello.school), "%s", u->conf->school);
 	snprintf(hello.software, sizeof(hello.software), "schoolnet-agent/%s",
@@ -593,10 +657,13 @@ uplink_tls(const struct agent_conf *conf)
 }
 
 struct uplink *
-uplink_new(uv_loop_t *loop, const struct agent_conf *conf, struct spool *sp)
+uplink_new(uv_loop_t *loop, const struct agent_conf *conf, struct spool *sp,
+    const struct uplink_hooks *hooks)
 {
 	struct uplink *u = xcalloc(1, sizeof(*u));
 
+	if (hooks)
+		u->hooks = *hooks;
 	u->loop = loop;
 	u->conf = conf;
 	u->sp = sp;

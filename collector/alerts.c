@@ -711,7 +711,7 @@ int
 alerts_on_latency(struct alert_engine *ae, const struct agent_state *ag,
     const char *school, const struct wire_probe *p)
 {
-	const struct probe_conf *pc = &ae->conf->probe;
+	const struct collector_probe_conf *pc = &ae->conf->probe;
 	char key[KEY_MAX], name[256], town[256], type[64], detail[400];
 	struct subject s = {0};
 	double loss, avg_ms;

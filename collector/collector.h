@@ -63,17 +63,39 @@ struct receiver_conf {
 	double timeout;
 };
 
-/* [probe] (collector_config.c; see issue4-common.md). */
-struct school_budget { char code[64]; long mb; };
-struct probe_conf {
-	char listen[128]; char url[256];
-	double throughput_every; bool throughput_in_school_hours;
-	long throughput_bytes_mb; double throughput_seconds;
-	int throughput_streams; int throughput_parallel;
-	long throughput_budget_mb; struct school_budget *budgets; size_t n_budgets;
-	double throughput_min_percent; double check_interval; double check_timeout;
-	double latency_max_ms; double loss_max_percent;
+/* [probe]: throughput tests, recording-host checks, latency limits. */
+#define PROBE_DEFAULT_PORT 7472
+struct school_budget {
+	char code[64];
+	long mb;
 };
+/* Named apart from the agent's struct probe_conf (test_config.c includes
+ * both headers). */
+struct collector_probe_conf {
+	char listen[128];	/* host:port of the probe server, or "off" */
+	char url[256];		/* base URL agents use; "": the collector's
+				   address as the agent sees it */
+	double throughput_every; /* s between scheduled tests; 0 = demand only */
+	int throughput_in_school_hours; /* CFG_ENUM no|yes: 1 = any hour */
+	long throughput_bytes_mb; /* per direction per test */
+	double throughput_seconds; /* per direction */
+	long throughput_streams;
+	long throughput_parallel; /* tests running at once, district-wide */
+	long throughput_budget_mb; /* per school per month; 0 = no limit */
+	char school_budgets[1024]; /* as written: "CODE=MB, CODE=MB" */
+	struct school_budget *budgets; /* parsed school_budgets (owned) */
+	size_t n_budgets;
+	double throughput_min_percent;
+	double check_interval;	/* s between recording-host checks */
+	double check_timeout;
+	double latency_max_ms;	/* 0 = off */
+	double loss_max_percent; /* 0 = off */
+};
+/* The monthly budget of school in MB (0 = no limit). */
+long probe_budget_mb(const struct collector_probe_conf *pc, const char *school);
+/* The test size [probe] asks for. */
+struct probe_size;
+void probe_conf_size(const struct collector_probe_conf *pc, struct probe_size *size);
 
 struct collector_conf {
 	char path[4096];
@@ -95,9 +117,9 @@ struct collector_conf {
 	struct policy_conf policy;
 	struct alerts_conf alerts;
 	struct smtp_conf smtp;
-	struct probe_conf probe;
 	struct receiver_conf *receivers;
 	size_t n_receivers;
+	struct collector_probe_conf probe;
 };
 
 /* collector_config.c */
@@ -205,11 +227,6 @@ int db_store_probe(struct db_writer *w, struct agent_state *ag,
     const struct ingest_item *it, uint64_t now)
     __attribute__((warn_unused_result));
 
-/* A PROBE that is only sequenced (ACKed, nothing of it stored): 1 new,
- * 0 duplicate, -1 error. */
-int db_store_seq_only(struct db_writer *w, struct agent_state *ag,
-    const struct ingest_item *it, uint64_t now)
-    __attribute__((warn_unused_result));
 struct recording_obs; /* policy.c section */
 /* Store a HOST check in recording_state (the room must be the agent's
  * school's current recording row; an unknown one is ACKed, logged once
@@ -217,12 +234,21 @@ struct recording_obs; /* policy.c section */
 int db_store_host(struct db_writer *w, struct agent_state *ag,
     const struct ingest_item *it, uint64_t now, const struct policy_conf *pc,
     struct recording_obs *r) __attribute__((warn_unused_result));
+/* A message in the agent's sequence stored by store(arg, db) instead of
+ * the usual tables (between the de-duplication and the seq update), or
+ * only sequenced (ACKed, nothing stored) when store is NULL: 1 stored, 0
+ * duplicate, -1 error (roll back). store returns 0 or -1. */
+int db_store_sequenced(struct db_writer *w, struct agent_state *ag,
+    const struct ingest_item *it, uint64_t now,
+    int (*store)(void *arg, sqlite3 *db), void *arg)
+    __attribute__((warn_unused_result));
 
 /* ingest.c: the writer; reports are ACKed after their COMMIT */
 struct ingest;
 struct calendar;
 enum ingest_kind {
-	ITEM_REPORT, ITEM_TICK, ITEM_DELIVERY, ITEM_STATUS, ITEM_PROBE
+	ITEM_REPORT, ITEM_TICK, ITEM_DELIVERY, ITEM_STATUS, ITEM_PROBE,
+	ITEM_SCHED		/* the throughput scheduler's turn */
 };
 struct ingest_item {
 	enum ingest_kind kind;
@@ -265,6 +291,36 @@ void ingest_close(struct ingest *in, void (*cb)(void *), void *arg);
 uint64_t ingest_stored_total(const struct ingest *in);
 /* Probe rounds stored since the start. */
 uint64_t ingest_probes_total(const struct ingest *in);
+struct probe_sched;
+void ingest_set_sched(struct ingest *in, struct probe_sched *s);
+/* Queue the scheduler's turn (probe_sched_work on the writer). */
+void ingest_push_sched(struct ingest *in);
+
+/* probe_sched.c: throughput tests (schedule, budget, start, time out,
+ * results) and the agents' CHECKS. The loop side queues the writer's
+ * turn every second; what the writer decides is sent after its COMMIT. */
+struct alert_engine;
+struct probe_server;
+struct probe_sched *probe_sched_new(uv_loop_t *loop,
+    const struct collector_conf *conf, const struct calendar *cal,
+    struct ingest *in, struct server *server, struct probe_server *ps);
+/* Between writer batches (a reload). */
+void probe_sched_set_conf(struct probe_sched *s,
+    const struct collector_conf *conf, const struct calendar *cal);
+/* Writer thread, in its transaction: 0 or -1 (roll back). */
+int probe_sched_work(struct probe_sched *s, sqlite3 *db, uint64_t now)
+    __attribute__((warn_unused_result));
+/* Writer thread: a THROUGHPUT PROBE, in the agent's sequence: 1 stored
+ * (or ignored: unknown or finished test), 0 duplicate, -1 error. */
+int probe_sched_result(struct probe_sched *s, struct db_writer *w,
+    struct alert_engine *ae, const struct ingest_item *it, uint64_t now)
+    __attribute__((warn_unused_result));
+/* Loop thread, after the batch with the scheduler's turn: ok = committed
+ * (send what it decided), else it runs again. */
+void probe_sched_done(struct probe_sched *s, bool ok);
+/* Stop queuing turns (shutdown); then close once the writer is gone. */
+void probe_sched_stop(struct probe_sched *s);
+void probe_sched_close(struct probe_sched *s, void (*cb)(void *), void *arg);
 
 /* server.c: the agents' TCP endpoint */
 struct server;
@@ -281,6 +337,32 @@ void conn_unref(struct conn *c);
 void conn_send_ack(struct conn *c, uint64_t epoch, uint64_t seq);
 /* Backpressure from the writer queue. */
 void server_pause(struct server *s, bool paused);
+/* Send an encoded frame to a connected agent; -1 when it is going. */
+int conn_send_frame(struct conn *c, const struct buf *frame);
+/* The agents connected now that speak protocol 2 (one each: its current
+ * connection). Each conn holds a reference: conn_unref them, free(*out). */
+struct probe_peer {
+	char agent[WIRE_NAME_MAX + 1];
+	char school[WIRE_NAME_MAX + 1];
+	struct conn *conn;
+	uint64_t conn_id;	/* tells a reconnection from the same one */
+};
+size_t server_probe_peers(struct server *s, struct probe_peer **out);
+
+/* probe_server.c: GET /down?bytes=N and POST /up for throughput tests,
+ * on libmicrohttpd's own thread. Every request needs a test's token. */
+struct probe_server;
+/* Listen on host:port (port 0: any); NULL (logged) when it cannot. */
+struct probe_server *probe_server_start(const char *host, uint16_t port);
+uint16_t probe_server_port(const struct probe_server *ps);
+void probe_server_stop(struct probe_server *ps); /* NULL is fine */
+/* Any thread: let token move up to allowance bytes (sent + received)
+ * for test_id until expires_ms (replaces the test's earlier token). */
+void probe_server_allow(struct probe_server *ps, const char *token,
+    int64_t test_id, const char *school, uint64_t allowance,
+    uint64_t expires_ms);
+/* Any thread: end test_id's token; the bytes it moved (0 if unknown). */
+uint64_t probe_server_retire(struct probe_server *ps, int64_t test_id);
 
 /* notify.c: one delivery attempt of one message to one receiver, over
  * libcurl's multi interface driven by the collector's libuv loop. */
@@ -503,6 +585,16 @@ int query_port_history(sqlite3 *db, const struct history_args *a, FILE *out);
 int query_agents(sqlite3 *db, const char *school, bool json, FILE *out);
 /* The latest latency round of every (school, agent, probe label). */
 int query_probes(sqlite3 *db, const char *school, bool json, FILE *out);
+/* Throughput tests, newest first: at most limit (the default when 0). */
+#define THROUGHPUT_LIST_DEFAULT 100
+#define THROUGHPUT_LIST_MAX 5000
+int query_throughput(sqlite3 *db, const char *school, int limit, bool json,
+    FILE *out);
+/* Every current recording room and its latest check; with cal (may be
+ * NULL) the share available in school hours over the last 7 days. */
+struct calendar;
+int query_recording(sqlite3 *db, const struct calendar *cal,
+    const char *school, bool json, FILE *out);
 /* {"generated_at": now, key: rows} to out (rows is taken). */
 int print_listing(FILE *out, const char *key, struct json_t *rows);
 

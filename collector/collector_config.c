@@ -1,5 +1,8 @@
 /* collector_config.c: the collector's config keys (one table per section). */
+#include <ctype.h>
+#include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -11,6 +14,7 @@
 #define P(field) offsetof(struct policy_conf, field), sizeof(((struct policy_conf *)0)->field)
 #define AL(field) offsetof(struct alerts_conf, field), sizeof(((struct alerts_conf *)0)->field)
 #define SM(field) offsetof(struct smtp_conf, field), sizeof(((struct smtp_conf *)0)->field)
+#define PR(field) offsetof(struct collector_probe_conf, field), sizeof(((struct collector_probe_conf *)0)->field)
 #define R(field) offsetof(struct receiver_conf, field), sizeof(((struct receiver_conf *)0)->field)
 
 static const struct cfg_key collector_keys[] = {
@@ -165,7 +169,55 @@ static const struct cfg_key email_keys[] = {
     {.name = NULL},
 };
 
-enum { SEC_COLLECTOR, SEC_POLICY, SEC_ALERTS, SEC_SMTP, SEC_WEBHOOK, SEC_EMAIL };
+static const struct cfg_key probe_keys[] = {
+    {.name = "listen", .type = CFG_STRING, PR(listen), .def = "[::]:7472",
+	.help = "address:port of the probe server agents measure throughput against (plain HTTP), or off: no throughput tests"},
+    {.name = "url", .type = CFG_STRING, PR(url), .def = "",
+	.help = "base URL agents use for the probe server (empty: http://<the collector address the agent uses>:<listen port>)"},
+    {.name = "throughput_every", .type = CFG_SECONDS, PR(throughput_every),
+	.min = 0, .max = 366 * 86400, .def = "86400",
+	.help = "time between scheduled throughput tests of a school; 0: on demand only"},
+    {.name = "throughput_in_school_hours", .type = CFG_ENUM,
+	PR(throughput_in_school_hours), .choices = "no|yes", .def = "no",
+	.help = "yes: scheduled tests may also run in school hours (default: outside them only, by the calendar)"},
+    {.name = "throughput_bytes", .type = CFG_INT, PR(throughput_bytes_mb),
+	.min = 1, .max = 100000, .def = "100",
+	.help = "MB per direction of one test, over all its streams"},
+    {.name = "throughput_seconds", .type = CFG_SECONDS,
+	PR(throughput_seconds), .min = 1, .max = 300, .def = "10",
+	.help = "longest time of one direction of a test"},
+    {.name = "throughput_streams", .type = CFG_INT, PR(throughput_streams),
+	.min = 1, .max = WIRE_PROBE_MAX_STREAMS, .def = "4",
+	.help = "parallel HTTP streams of a test"},
+    {.name = "throughput_parallel", .type = CFG_INT,
+	PR(throughput_parallel), .min = 1, .max = 1000, .def = "1",
+	.help = "tests running at once across the district (they share the collector's link)"},
+    {.name = "throughput_budget", .type = CFG_INT, PR(throughput_budget_mb),
+	.min = 0, .max = 100000000, .def = "5000",
+	.help = "MB a school's tests may move per calendar month (metered links); 0: no limit"},
+    {.name = "school_budgets", .type = CFG_STRING, PR(school_budgets),
+	.def = "",
+	.help = "per-school budgets instead of throughput_budget: CODE=MB, CODE=MB"},
+    {.name = "throughput_min_percent", .type = CFG_REAL,
+	PR(throughput_min_percent), .min = 0, .max = 100, .def = "70",
+	.help = "alert when a test's download is below this % of the uplink's negotiated speed"},
+    {.name = "check_interval", .type = CFG_SECONDS, PR(check_interval),
+	.min = 1, .max = 86400, .def = "60",
+	.help = "time between checks of each recording host"},
+    {.name = "check_timeout", .type = CFG_SECONDS, PR(check_timeout),
+	.min = 0.1, .max = 120, .def = "5",
+	.help = "longest wait for a recording host's answer"},
+    {.name = "latency_max_ms", .type = CFG_REAL, PR(latency_max_ms),
+	.min = 0, .max = 60000, .def = "200",
+	.help = "alert when a latency round's average RTT is above this in school hours; 0: off"},
+    {.name = "loss_max_percent", .type = CFG_REAL, PR(loss_max_percent),
+	.min = 0, .max = 100, .def = "5",
+	.help = "alert when a latency round loses more than this % in school hours; 0: off"},
+    {.name = NULL},
+};
+
+enum { SEC_COLLECTOR, SEC_POLICY, SEC_ALERTS, SEC_SMTP, SEC_WEBHOOK, SEC_EMAIL,
+	SEC_PROBE };
 
 const struct cfg_section_def collector_cfg_sections[] = {
     [SEC_COLLECTOR] = {.name = "collector", .required = 1,
@@ -180,6 +232,8 @@ const struct cfg_section_def collector_cfg_sections[] = {
 	.help = "a webhook receiver (generic JSON, WeCom, DingTalk, Feishu)"},
     [SEC_EMAIL] = {.name = "email", .named = 1, .keys = email_keys,
 	.help = "an e-mail receiver (needs [smtp])"},
+    [SEC_PROBE] = {.name = "probe", .keys = probe_keys,
+	.help = "link probes: throughput tests (probe server, schedule, budgets), recording-host checks, latency limits"},
     {.name = NULL},
 };
 
@@ -205,23 +259,35 @@ check_url(const char *url, const char *const *schemes, char *why, size_t n)
 	return ok ? 0 : -1;
 }
 
+/* The next item of a comma-separated list, spaces trimmed: its start and
+ * *len, or NULL at the end; *pp moves past it. */
+static const char *
+list_next(const char **pp, size_t *len)
+{
+	const char *p = *pp, *item;
+
+	while (*p == ' ' || *p == ',')
+		p++;
+	if (*p == '\0')
+		return NULL;
+	item = p;
+	*len = strcspn(p, ",");
+	*pp = p + *len;
+	while (*len > 0 && item[*len - 1] == ' ')
+		(*len)--;
+	return item;
+}
+
 /* "a@b.cn, c@d.cn": every item one address, nothing that could break a
  * mail header or an SMTP command. */
 static int
 check_addresses(const char *list)
 {
+	const char *p;
+	size_t len;
 	int n = 0;
 
-	for (const char *p = list; *p;) {
-		size_t len;
-
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		len = strcspn(p, ",");
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
+	while ((p = list_next(&list, &len)) != NULL) {
 		if (memchr(p, '@', len) == NULL || p[0] == '@' ||
 		    p[len - 1] == '@')
 			return -1;
@@ -229,7 +295,6 @@ check_addresses(const char *list)
 			if (strchr("<>\"\r\n ;()[]\\", p[i]))
 				return -1;
 		n++;
-		p += strcspn(p, ",");
 	}
 	return n > 0 ? 0 : -1;
 }
@@ -261,6 +326,112 @@ check_receiver(const struct cfg_raw *raw, const struct cfg_raw_section *sec,
 	}
 }
 
+/* "CODE=MB, CODE=MB" into pc->budgets; -1 with why. */
+static int
+parse_budgets(struct collector_probe_conf *pc, char *why, size_t n)
+{
+	const char *list = pc->school_budgets, *p;
+	size_t len;
+
+	while ((p = list_next(&list, &len)) != NULL) {
+		struct school_budget *b;
+		size_t eq;
+		char num[32], *end;
+		long mb;
+
+		eq = strcspn(p, "=");
+		if (eq >= len || eq == 0 || eq >= sizeof(b->code)) {
+			snprintf(why, n, "'%.*s': expected CODE=MB", (int)len,
+			    p);
+			return -1;
+		}
+		for (size_t i = 0; i < eq; i++)
+			if (!isalnum((unsigned char)p[i]) &&
+			    !strchr("._-", p[i])) {
+				snprintf(why, n, "'%.*s': a school code has "
+						 "letters, digits, '.', '_' and "
+						 "'-' only",
+				    (int)eq, p);
+				return -1;
+			}
+		snprintf(num, sizeof(num), "%.*s",
+		    (int)(len - eq - 1 < sizeof(num) - 1 ? len - eq - 1
+							 : sizeof(num) - 1),
+		    p + eq + 1);
+		errno = 0;
+		mb = strtol(num, &end, 10);
+		if (num[0] == '\0' || *end != '\0' || errno || mb < 0 ||
+		    mb > 100000000) {
+			snprintf(why, n, "'%.*s': MB must be a whole number "
+					 "from 0 to 100000000",
+			    (int)len, p);
+			return -1;
+		}
+		for (size_t i = 0; i < pc->n_budgets; i++)
+			if (strlen(pc->budgets[i].code) == eq &&
+			    strncmp(pc->budgets[i].code, p, eq) == 0) {
+				snprintf(why, n, "school %.*s given twice",
+				    (int)eq, p);
+				return -1;
+			}
+		pc->budgets = xreallocarray(pc->budgets, pc->n_budgets + 1,
+		    sizeof(*pc->budgets));
+		b = &pc->budgets[pc->n_budgets++];
+		snprintf(b->code, sizeof(b->code), "%.*s", (int)eq, p);
+		b->mb = mb;
+	}
+	return 0;
+}
+
+static void
+check_probe(const struct cfg_raw *raw, const struct cfg_raw_section *sec,
+    struct collector_probe_conf *pc, struct cfg_err *e)
+{
+	static const char *const http[] = {"http", "https", NULL};
+	struct hostport hp;
+	const char *reason;
+	char why[160];
+	int line = sec->line;
+
+	cfg_raw_get(sec, "listen", &line);
+	if (strcmp(pc->listen, "off") != 0 &&
+	    hostport_parse(pc->listen, PROBE_DEFAULT_PORT, &hp, &reason) != 0)
+		cfg_error(e, raw->path, line, "listen = %s: %s", pc->listen,
+		    reason);
+	line = sec->line;
+	cfg_raw_get(sec, "url", &line);
+	if (pc->url[0] && check_url(pc->url, http, why, sizeof(why)) != 0)
+		cfg_error(e, raw->path, line, "url = %s: %s", pc->url, why);
+	line = sec->line;
+	cfg_raw_get(sec, "school_budgets", &line);
+	if (parse_budgets(pc, why, sizeof(why)) != 0)
+		cfg_error(e, raw->path, line, "school_budgets: %s", why);
+	line = sec->line;
+	cfg_raw_get(sec, "check_timeout", &line);
+	if (pc->check_timeout > pc->check_interval)
+		cfg_error(e, raw->path, line,
+		    "check_timeout = %g: must not be longer than "
+		    "check_interval (%g)",
+		    pc->check_timeout, pc->check_interval);
+}
+
+long
+probe_budget_mb(const struct collector_probe_conf *pc, const char *school)
+{
+	for (size_t i = 0; i < pc->n_budgets; i++)
+		if (strcmp(pc->budgets[i].code, school) == 0)
+			return pc->budgets[i].mb;
+	return pc->throughput_budget_mb;
+}
+
+void
+probe_conf_size(const struct collector_probe_conf *pc, struct probe_size *size)
+{
+	size->max_bytes = (uint64_t)pc->throughput_bytes_mb * 1000000;
+	size->max_ms = (uint32_t)(pc->throughput_seconds * 1000);
+	size->streams = (int)pc->throughput_streams;
+}
+
 int
 collector_conf_load(const char *path, struct collector_conf *conf,
     struct cfg_err *e)
@@ -275,11 +446,7 @@ collector_conf_load(const char *path, struct collector_conf *conf,
 	snprintf(conf->path, sizeof(conf->path), "%s", path);
 	cfg_defaults(&collector_cfg_sections[SEC_POLICY], &conf->policy);
 	cfg_defaults(&collector_cfg_sections[SEC_ALERTS], &conf->alerts);
-	/* MERGE: sched helper owns [probe] parsing */
-	conf->probe.throughput_min_percent = 70;
-	conf->probe.latency_max_ms = 200;
-	conf->probe.loss_max_percent = 5;
-	conf->probe.check_interval = 60;
+	cfg_defaults(&collector_cfg_sections[SEC_PROBE], &conf->probe);
 	if (cfg_read(path, collector_cfg_sections, &raw, e) != 0)
 		goto out;
 	for (size_t i = 0; i < raw.n_sections; i++) {
@@ -320,6 +487,10 @@ collector_conf_load(const char *path, struct collector_conf *conf,
 				cfg_error(e, raw.path, sec->line,
 				    "[smtp] server: %s", why);
 			break;
+		case SEC_PROBE:
+			if (cfg_apply(&raw, sec, &conf->probe, e) == 0)
+				check_probe(&raw, sec, &conf->probe, e);
+			break;
 		case SEC_WEBHOOK:
 		case SEC_EMAIL:
 			conf->receivers = xreallocarray(conf->receivers,
@@ -352,6 +523,9 @@ collector_conf_free(struct collector_conf *conf)
 	free(conf->receivers);
 	conf->receivers = NULL;
 	conf->n_receivers = 0;
+	free(conf->probe.budgets);
+	conf->probe.budgets = NULL;
+	conf->probe.n_budgets = 0;
 }
 
 void
@@ -360,6 +534,7 @@ collector_conf_print(FILE *f, const struct collector_conf *conf)
 	cfg_print(f, &collector_cfg_sections[SEC_COLLECTOR], NULL, conf);
 	cfg_print(f, &collector_cfg_sections[SEC_POLICY], NULL, &conf->policy);
 	cfg_print(f, &collector_cfg_sections[SEC_ALERTS], NULL, &conf->alerts);
+	cfg_print(f, &collector_cfg_sections[SEC_PROBE], NULL, &conf->probe);
 	if (conf->smtp.configured)
 		cfg_print(f, &collector_cfg_sections[SEC_SMTP], NULL,
 		    &conf->smtp);
@@ -378,20 +553,12 @@ collector_conf_print(FILE *f, const struct collector_conf *conf)
 static bool
 list_has(const char *list, const char *needle)
 {
-	size_t n = strlen(needle);
+	size_t n = strlen(needle), len;
+	const char *p;
 
-	for (const char *p = list; *p;) {
-		size_t len;
-
-		while (*p == ' ' || *p == ',')
-			p++;
-		len = strcspn(p, ",");
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
+	while ((p = list_next(&list, &len)) != NULL)
 		if (len == n && len > 0 && strncmp(p, needle, n) == 0)
 			return true;
-		p += strcspn(p, ",");
-	}
 	return false;
 }
 

@@ -888,6 +888,21 @@ db_store_report(struct db_writer *w, struct agent_state *ag,
 }
 
 int
+db_store_sequenced(struct db_writer *w, struct agent_state *ag,
+    const struct ingest_item *it, uint64_t now,
+    int (*store)(void *arg, sqlite3 *db), void *arg)
+{
+	int rc;
+
+	if ((rc = seq_begin(w, ag, it, it->probe.t_ms, now)) <= 0)
+		return rc;
+	if ((store && store(arg, w->db) != 0) ||
+	    seq_end(w, ag, it, it->probe.t_ms) != 0)
+		return -1;
+	return 1;
+}
+
+int
 db_store_probe(struct db_writer *w, struct agent_state *ag,
     const struct ingest_item *it, uint64_t now)
 {
@@ -925,17 +940,6 @@ db_store_probe(struct db_writer *w, struct agent_state *ag,
 	if (step_done(st) != 0 || seq_end(w, ag, it, p->t_ms) != 0)
 		return -1;
 	return 1;
-}
-
-int
-db_store_seq_only(struct db_writer *w, struct agent_state *ag,
-    const struct ingest_item *it, uint64_t now)
-{
-	int rc;
-
-	if ((rc = seq_begin(w, ag, it, it->probe.t_ms, now)) <= 0)
-		return rc;
-	return seq_end(w, ag, it, it->probe.t_ms) == 0 ? 1 : -1;
 }
 
 /* Log a HOST check of a room we do not know, once per id. */

@@ -98,7 +98,7 @@ struct request {
 /* Work for the worker thread, on a suspended connection. */
 enum job_kind {
 	JOB_LISTING, JOB_SCHOOL, JOB_METRICS, JOB_REPORT, JOB_HISTORY,
-	JOB_MAINT_LIST, JOB_MAINT_ADD, JOB_MAINT_DELETE, JOB_ACK
+	JOB_MAINT_LIST, JOB_MAINT_ADD, JOB_MAINT_DELETE, JOB_ACK, JOB_DEMAND
 };
 struct job {
 	uv_work_t work;
@@ -115,6 +115,7 @@ struct job {
 	struct history_args hist;
 	char *sw, *from, *to, *duration, *reason, *by; /* history, windows */
 	struct policy_conf policy; /* a copy: a reload may free the conf */
+	struct probe_size size;	/* a throughput test's, asked for */
 	struct metrics_stats stats;
 	/* Identical read requests that came while this one waited: they get
 	 * a copy of its answer (one computation for every dashboard that
@@ -572,6 +573,46 @@ job_maint_delete(struct job *j)
 	}
 }
 
+/* POST /api/v1/throughput: 202 for a new test, 200 with the one already
+ * open (one at a time per school). */
+static void
+job_demand(struct job *j)
+{
+	sqlite3 *db = j->h->work_db;
+	const char *state = "requested";
+	sqlite3_stmt *st;
+	int64_t id = 0;
+	int rc = probe_demand(db, j->school, j->by, &j->size, &id);
+
+	if (rc < 0) {
+		log_warnx("http %s: no throughput test for school %s: %s",
+		    j->peer, j->school, sqlite3_errmsg(db));
+		job_db_error(j);
+		return;
+	}
+	if (rc == PROBE_DEMAND_NO_SCHOOL) {
+		job_error(j, MHD_HTTP_NOT_FOUND, "no such school");
+		return;
+	}
+	if (rc == PROBE_DEMAND_OPEN &&
+	    sqlite3_prepare_v2(db,
+		"SELECT state FROM probe_throughput WHERE id = ?", -1, &st,
+		NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    strcmp((const char *)sqlite3_column_text(st, 0),
+			"running") == 0)
+			state = "running";
+		sqlite3_finalize(st);
+	}
+	if (rc == PROBE_DEMAND_NEW)
+		log_info("http %s: throughput test %lld of school %s asked "
+			 "for by %s (token %s)",
+		    j->peer, (long long)id, j->school, j->by, j->rq->name);
+	job_json(j, rc == PROBE_DEMAND_NEW ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK,
+	    json_pack("{s:I, s:s}", "id", (json_int_t)id, "state", state));
+}
+
 /* On the worker thread: the job's answer, into its request. */
 static void
 job_work(uv_work_t *w)
@@ -608,8 +649,14 @@ job_work(uv_work_t *w)
 		job_maint_delete(j);
 		return;
 	}
+	if (j->kind == JOB_DEMAND) {
+		job_demand(j);
+		return;
+	}
 	if ((j->kind == JOB_REPORT || j->kind == JOB_MAINT_ADD ||
-		j->kind == JOB_MAINT_LIST) &&
+		j->kind == JOB_MAINT_LIST ||
+		(j->kind == JOB_LISTING &&
+		    strcmp(j->listing, "recording") == 0)) &&
 	    (cal = job_calendar(j)) == NULL) {
 		job_error(j, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "the calendar cannot be read; see the collector's log");
@@ -643,6 +690,10 @@ job_work(uv_work_t *w)
 			rc = query_probes(db, j->school, true, m);
 		else if (strcmp(j->listing, "towns") == 0)
 			rc = query_towns(db, &j->policy, true, m);
+		else if (strcmp(j->listing, "throughput") == 0)
+			rc = query_throughput(db, j->school, j->limit, true, m);
+		else if (strcmp(j->listing, "recording") == 0)
+			rc = query_recording(db, cal, j->school, true, m);
 		else
 			rc = query_alerts(db, j->school, j->open_only, j->limit,
 			    true, m);
@@ -1028,6 +1079,32 @@ add_window(struct http_server *h, struct MHD_Connection *conn,
 	return job_submit(h, j);
 }
 
+/* POST /api/v1/throughput {"school": CODE[, "by": NAME]} */
+static enum MHD_Result
+ask_throughput(struct http_server *h, struct MHD_Connection *conn,
+    struct request *rq, const char *peer)
+{
+	struct job *j;
+	json_t *body;
+	bool ok;
+
+	if (!body_object(rq, &body) || body == NULL)
+		return send_error(conn, MHD_HTTP_BAD_REQUEST,
+		    "the body must be a JSON object: {\"school\": CODE}");
+	j = job_new(h, conn, rq, JOB_DEMAND, NULL, peer);
+	ok = body_text(body, "school", 64, &j->school) && j->school &&
+	    j->school[0] && body_by(body, rq, &j->by);
+	json_decref(body);
+	if (!ok) {
+		job_free(j);
+		return send_error(conn, MHD_HTTP_BAD_REQUEST,
+		    "school must be a school's code; by a name of at most 64 "
+		    "bytes");
+	}
+	probe_conf_size(&h->conf->probe, &j->size);
+	return job_submit(h, j);
+}
+
 /* GET /api/v1/ports/history?school=&switch=&if_index=[&hours=][&points=] */
 static enum MHD_Result
 port_history(struct http_server *h, struct MHD_Connection *conn,
@@ -1084,7 +1161,7 @@ route(struct http_server *h, struct MHD_Connection *conn, const char *url,
     const char *method, struct request *rq, const char *peer)
 {
 	static const char *const listings[] = {"schools", "ports", "switches",
-	    "agents", "probes", "alerts", "towns"};
+	    "agents", "probes", "alerts", "towns", "throughput", "recording"};
 	const char *school = arg(conn, "school");
 	/* HEAD is GET without the body (libmicrohttpd drops it). */
 	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
@@ -1146,6 +1223,14 @@ route(struct http_server *h, struct MHD_Connection *conn, const char *url,
 		j = job_new(h, conn, rq, JOB_MAINT_DELETE, NULL, peer);
 		j->id = n;
 		return job_submit(h, j);
+	}
+	/* /api/v1/throughput: GET the tests (a listing), POST ask for one */
+	if (strcmp(rest, "throughput") == 0 && !get) {
+		if (!post)
+			return send_405(conn, "GET, HEAD, POST");
+		if (!admin)
+			return need_admin(conn, rq, method, url, peer);
+		return ask_throughput(h, conn, rq, peer);
 	}
 	if (!get)
 		return send_405(conn, "GET, HEAD");

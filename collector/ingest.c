@@ -24,6 +24,7 @@ struct ingest {
 	struct alert_engine *ae;
 	struct server *server;
 	struct outbox *outbox;
+	struct probe_sched *sched;
 	struct ingest_item **queue;	/* FIFO, oldest first */
 	size_t q_len, q_cap;
 	struct ingest_item **batch;	/* owned by the worker while busy */
@@ -94,10 +95,15 @@ store_probe(struct ingest *in, struct ingest_item *it, uint64_t now)
 			&room) != 0)
 			rc = -1;
 		return rc;
+	case WIRE_PROBE_THROUGHPUT:
+		/* Its row, then alerts_on_throughput (probe_sched.c). */
+		if (in->sched)
+			return probe_sched_result(in->sched, in->w, in->ae, it,
+			    now);
+		/* No scheduler: nothing asked for it. */
+		return db_store_sequenced(in->w, it->ag, it, now, NULL, NULL);
 	default:
-		/* MERGE: sched stores THROUGHPUT results (probe_sched.c) and
-		 * calls alerts_on_throughput; until then only sequenced. */
-		return db_store_seq_only(in->w, it->ag, it, now);
+		return db_store_sequenced(in->w, it->ag, it, now, NULL, NULL);
 	}
 }
 
@@ -138,6 +144,10 @@ work_cb(uv_work_t *req)
 			break;
 		case ITEM_STATUS:
 			rc = db_store_status(in->w, it->ag, it, now);
+			break;
+		case ITEM_SCHED:
+			rc = probe_sched_work(in->sched, db_writer_db(in->w),
+			    now);
 			break;
 		case ITEM_PROBE:
 			rc = store_probe(in, it, now);
@@ -246,6 +256,9 @@ after_work_cb(uv_work_t *req, int status)
 	in->busy = false;
 	if (status != 0 || in->result != 0) {
 		/* Put the batch back in front and try again shortly. */
+		for (size_t i = 0; i < in->b_len; i++)
+			if (in->batch[i]->kind == ITEM_SCHED)
+				probe_sched_done(in->sched, false);
 		requeue_batch(in);
 		in->retrying = true;
 		if (in->closing)
@@ -261,6 +274,8 @@ after_work_cb(uv_work_t *req, int status)
 
 		if (it->kind == ITEM_TICK)
 			in->tick_queued = false;
+		if (it->kind == ITEM_SCHED)
+			probe_sched_done(in->sched, true);
 		if (it->kind == ITEM_DELIVERY && in->outbox)
 			outbox_recorded(in->outbox, it->msg_id);
 		if (item_sequenced(it)) {
@@ -378,6 +393,8 @@ apply_reload(struct ingest *in)
 		return;
 	in->conf = in->new_conf;
 	alerts_set_conf(in->ae, in->new_conf, in->new_cal);
+	if (in->sched)
+		probe_sched_set_conf(in->sched, in->new_conf, in->new_cal);
 	if ((size_t)in->conf->batch_max > in->batch_cap) {
 		in->batch_cap = (size_t)in->conf->batch_max;
 		in->batch = xreallocarray(in->batch, in->batch_cap,
@@ -411,6 +428,24 @@ void
 ingest_set_outbox(struct ingest *in, struct outbox *o)
 {
 	in->outbox = o;
+}
+
+void
+ingest_set_sched(struct ingest *in, struct probe_sched *s)
+{
+	in->sched = s;
+}
+
+void
+ingest_push_sched(struct ingest *in)
+{
+	struct ingest_item *it;
+
+	if (in->closing)
+		return;
+	it = xcalloc(1, sizeof(*it));
+	it->kind = ITEM_SCHED;
+	queue_item(in, it);
 }
 
 void

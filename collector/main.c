@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <systemd/sd-daemon.h>
 
 #include "collector.h"
@@ -26,6 +27,8 @@ struct collector {
 	struct rollup_job *rollup;
 	struct http_server *http;
 	struct http_sources http_src;
+	struct probe_server *probe_server; /* NULL: [probe] listen = off */
+	struct probe_sched *sched;
 	uint64_t started_ms;
 	struct calendar *cal;
 	struct collector_conf *active;	/* in use; &conf until a reload */
@@ -58,6 +61,14 @@ usage(FILE *f)
 	    "                          sequence and what its spool dropped\n"
 	    "  probes [--school CODE]  every probe target's latest round: TCP\n"
 	    "                          connects answered, loss %%, RTT, jitter\n"
+	    "  probe --school CODE [--wait S] [--json]  run a throughput test\n"
+	    "                          now and wait for its result (default\n"
+	    "                          120 s; 0: do not wait); exit 0 done,\n"
+	    "                          1 failed, refused or timed out\n"
+	    "  throughput [--school CODE] [--limit N]  throughput tests, newest\n"
+	    "                          first: state, Mbps down/up, the uplink\n"
+	    "  recording [--school CODE] every recording room: available or\n"
+	    "                          not and why, share in school hours (7 days)\n"
 	    "  alerts [--open] [--school CODE]   alerts, newest first\n"
 	    "  alerts ack ID --by NAME acknowledge an alert\n"
 	    "  maintenance add --school CODE [--switch NAME] [--from TIME]\n"
@@ -86,7 +97,8 @@ usage(FILE *f)
 	    "      --print-config  print the config with every default filled in\n"
 	    "      --config-help   list every config key with its range and default\n"
 	    "      --json          print JSON (schools, towns, ports, switches,\n"
-	    "                      agents, probes, alerts, maintenance list)\n"
+	    "                      agents, probes, throughput, recording,\n"
+	    "                      alerts, maintenance list)\n"
 	    "  TIME is \"now\" or \"YYYY-MM-DD HH:MM\" in the calendar's local time.\n"
 	    "  -V, --version       print the version\n"
 	    "  -h, --help          this help\n",
@@ -119,14 +131,24 @@ on_outbox_closed(void *arg)
 	rollup_job_close(c->rollup, on_rollup_closed, c);
 }
 
-/* The writer has drained: now stop the notifier, the roll-ups, the HTTP
- * interface, then the signals. */
+static void
+on_sched_closed(void *arg)
+{
+	struct collector *c = arg;
+
+	probe_server_stop(c->probe_server);
+	c->probe_server = NULL;
+	outbox_close(c->outbox, on_outbox_closed, c);
+}
+
+/* The writer has drained: now stop the scheduler and the probe server,
+ * the notifier, the roll-ups, the HTTP interface, then the signals. */
 static void
 on_ingest_closed(void *arg)
 {
 	struct collector *c = arg;
 
-	outbox_close(c->outbox, on_outbox_closed, c);
+	probe_sched_close(c->sched, on_sched_closed, c);
 }
 
 static void
@@ -145,6 +167,7 @@ on_signal(uv_signal_t *s, int signum)
 	http_close(c->http, NULL, NULL);
 	c->http = NULL;
 	server_close(c->server);
+	probe_sched_stop(c->sched);
 	ingest_close(c->ingest, on_ingest_closed, c);
 }
 
@@ -206,10 +229,12 @@ keep_restart_only(const struct collector_conf *old, struct collector_conf *nc)
 	    strcmp(old->tls_cert, nc->tls_cert) ||
 	    strcmp(old->tls_key, nc->tls_key) ||
 	    strcmp(old->tls_ca, nc->tls_ca) ||
-	    memcmp(&old->smtp, &nc->smtp, sizeof(nc->smtp)))
+	    memcmp(&old->smtp, &nc->smtp, sizeof(nc->smtp)) ||
+	    strcmp(old->probe.listen, nc->probe.listen))
 		log_warnx("reload: listen, http (its certificate, web_dir), "
-			  "database, tls and [smtp] "
+			  "database, tls, [smtp] and [probe] listen "
 			  "change only with a restart; keeping the running ones");
+	memcpy(nc->probe.listen, old->probe.listen, sizeof(nc->probe.listen));
 	nc->listen = old->listen;
 	nc->http = old->http;
 	memcpy(nc->http_cert, old->http_cert, sizeof(nc->http_cert));
@@ -272,6 +297,26 @@ on_sighup(uv_signal_t *sig, int signum)
 	sd_notify(0, "READY=1");
 }
 
+/* [probe] listen: the probe server, or NULL when off or it cannot start. */
+static struct probe_server *
+probe_server_of(const struct collector_conf *conf)
+{
+	struct hostport hp;
+	const char *why;
+
+	if (strcmp(conf->probe.listen, "off") == 0) {
+		log_info("probe server: off ([probe] listen); no throughput "
+			 "tests");
+		return NULL;
+	}
+	if (hostport_parse(conf->probe.listen, PROBE_DEFAULT_PORT, &hp,
+		&why) != 0) {
+		log_warnx("probe server %s: %s", conf->probe.listen, why);
+		return NULL;
+	}
+	return probe_server_start(hp.host, hp.port);
+}
+
 /* The collector's own figures for /metrics. */
 static void
 collector_stats(void *arg, struct metrics_stats *st)
@@ -311,6 +356,10 @@ cmd_serve(struct collector *c)
 	    calendar_utc_offset_min(c->cal));
 	ingest_set_server(c->ingest, c->server);
 	ingest_set_outbox(c->ingest, c->outbox);
+	c->probe_server = probe_server_of(&c->conf);
+	c->sched = probe_sched_new(&c->loop, &c->conf, c->cal, c->ingest,
+	    c->server, c->probe_server);
+	ingest_set_sched(c->ingest, c->sched);
 	if (server_start(c->server) != 0)
 		fatalx("cannot listen for agents");
 	c->rollup = rollup_job_start(&c->loop, &c->conf);
@@ -375,10 +424,220 @@ open_db(struct collector *c, bool readonly)
 
 struct options {
 	const char *school, *output, *by, *role;
+	double wait;
 	bool json, dry_run, open_only;
 	struct maint_args maint;
 	struct report_args report;
+	int limit;
 };
+
+/* One probe_throughput row as the `probe` command shows it. */
+struct tp_row {
+	char state[16], agent[WIRE_NAME_MAX + 1], error[300];
+	int64_t started_ms;
+	double down, up;
+	bool have_down, have_up, have_uplink;
+	int64_t uplink, down_bytes, up_bytes, down_ms, up_ms;
+};
+
+static int
+tp_row_read(sqlite3 *db, int64_t id, struct tp_row *r, json_t **json)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+		"SELECT state, coalesce(agent, ''), error, started_ms,"
+		" down_mbps, up_mbps, uplink_mbps, down_bytes, up_bytes,"
+		" down_ms, up_ms, id, school_code, reason, requested_ms,"
+		" finished_ms, served_bytes, streams FROM probe_throughput"
+		" WHERE id = ?",
+		-1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(r, 0, sizeof(*r));
+		snprintf(r->state, sizeof(r->state), "%s",
+		    sqlite3_column_text(st, 0));
+		snprintf(r->agent, sizeof(r->agent), "%s",
+		    sqlite3_column_text(st, 1));
+		snprintf(r->error, sizeof(r->error), "%s",
+		    sqlite3_column_text(st, 2));
+		r->started_ms = sqlite3_column_int64(st, 3);
+		r->have_down = sqlite3_column_type(st, 4) != SQLITE_NULL;
+		r->have_up = sqlite3_column_type(st, 5) != SQLITE_NULL;
+		r->have_uplink = sqlite3_column_type(st, 6) != SQLITE_NULL;
+		r->down = sqlite3_column_double(st, 4);
+		r->up = sqlite3_column_double(st, 5);
+		r->uplink = sqlite3_column_int64(st, 6);
+		r->down_bytes = sqlite3_column_int64(st, 7);
+		r->up_bytes = sqlite3_column_int64(st, 8);
+		r->down_ms = sqlite3_column_int64(st, 9);
+		r->up_ms = sqlite3_column_int64(st, 10);
+		if (json) {
+			*json = json_object();
+			json_object_set_new(*json, "id", json_integer(id));
+			json_object_set_new(*json, "school",
+			    json_string((const char *)sqlite3_column_text(st,
+				12)));
+			json_object_set_new(*json, "reason",
+			    json_string((const char *)sqlite3_column_text(st,
+				13)));
+			json_object_set_new(*json, "state",
+			    json_string(r->state));
+			json_object_set_new(*json, "agent",
+			    r->agent[0] ? json_string(r->agent) : json_null());
+			json_object_set_new(*json, "requested_at",
+			    db_col_time(st, 14));
+			json_object_set_new(*json, "started_at",
+			    db_col_time(st, 3));
+			json_object_set_new(*json, "finished_at",
+			    db_col_time(st, 15));
+			json_object_set_new(*json, "down_mbps", r->have_down
+				? json_real(r->down) : json_null());
+			json_object_set_new(*json, "up_mbps", r->have_up
+				? json_real(r->up) : json_null());
+			json_object_set_new(*json, "uplink_mbps",
+			    r->have_uplink ? json_integer(r->uplink)
+					   : json_null());
+			json_object_set_new(*json, "down_bytes",
+			    json_integer(r->down_bytes));
+			json_object_set_new(*json, "up_bytes",
+			    json_integer(r->up_bytes));
+			json_object_set_new(*json, "down_ms",
+			    json_integer(r->down_ms));
+			json_object_set_new(*json, "up_ms",
+			    json_integer(r->up_ms));
+			json_object_set_new(*json, "served_bytes",
+			    json_integer(sqlite3_column_int64(st, 16)));
+			json_object_set_new(*json, "streams",
+			    json_integer(sqlite3_column_int64(st, 17)));
+			json_object_set_new(*json, "error",
+			    json_string(r->error));
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* "XA-017 test 12: down 478.6 Mbps, up 477.9 Mbps (uplink negotiates
+ * 1000 Mbps; 240 MB each way in 4.0 s)" */
+static void
+tp_row_print(const char *school, int64_t id, const struct tp_row *r)
+{
+	char down[32] = "not measured", up[32] = "not measured";
+	double ms = (double)(r->down_ms > r->up_ms ? r->down_ms : r->up_ms);
+
+	if (r->have_down)
+		snprintf(down, sizeof(down), "%.1f Mbps", r->down);
+	if (r->have_up)
+		snprintf(up, sizeof(up), "%.1f Mbps", r->up);
+	printf("%s test %lld: down %s, up %s (", school, (long long)id, down,
+	    up);
+	if (r->have_uplink)
+		printf("uplink negotiates %lld Mbps; ", (long long)r->uplink);
+	else
+		printf("uplink speed unknown; ");
+	printf("%.0f MB each way in %.1f s)%s%s\n",
+	    (double)(r->down_bytes > r->up_bytes ? r->down_bytes
+						 : r->up_bytes) / 1e6,
+	    ms / 1000, r->error[0] ? ": " : "", r->error);
+}
+
+/* `probe --school CODE [--wait S] [--json]`: 0 done, 1 failed or not
+ * finished in time, 2 usage. */
+static int
+cmd_probe(struct collector *c, const struct options *o)
+{
+	struct probe_size size;
+	struct tp_row r;
+	char last[16] = "";
+	json_t *json = NULL;
+	uint64_t deadline;
+	int64_t id = 0;
+	int rc;
+
+	if (o->school == NULL) {
+		fprintf(stderr, "schoolnet-collector: probe --school CODE "
+				"[--wait S] [--json]\n");
+		return 2;
+	}
+	if (strcmp(c->conf.probe.listen, "off") == 0)
+		fprintf(stderr, "schoolnet-collector: note: [probe] listen = "
+				"off: the collector will refuse the test\n");
+	probe_conf_size(&c->conf.probe, &size);
+	sqlite3_busy_timeout(c->db, 5000);
+	rc = probe_demand(c->db, o->school, o->by ? o->by : "cli", &size,
+	    &id);
+	if (rc == PROBE_DEMAND_NO_SCHOOL) {
+		fprintf(stderr, "schoolnet-collector: no school %s in the "
+				"inventory\n",
+		    o->school);
+		return 1;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "schoolnet-collector: probe: %s\n",
+		    sqlite3_errmsg(c->db));
+		return 1;
+	}
+	if (!o->json) {
+		if (rc == PROBE_DEMAND_NEW)
+			printf("test %lld requested for %s\n", (long long)id,
+			    o->school);
+		else
+			printf("already requested/running: test %lld\n",
+			    (long long)id);
+		fflush(stdout);
+	}
+	deadline = time_mono_ms() + (uint64_t)(o->wait * 1000);
+	for (;;) {
+		if (tp_row_read(c->db, id, &r, NULL) != 0) {
+			fprintf(stderr, "schoolnet-collector: probe: test %lld: "
+					"%s\n",
+			    (long long)id, sqlite3_errmsg(c->db));
+			return 1;
+		}
+		if (strcmp(r.state, last) != 0 && o->wait > 0) {
+			char at[32];
+
+			if (strcmp(r.state, "requested") == 0)
+				fprintf(stderr, "waiting for the scheduler\n");
+			if (strcmp(r.state, "running") == 0) {
+				time_iso8601((uint64_t)r.started_ms, at,
+				    sizeof(at));
+				fprintf(stderr, "running on agent %s since "
+						"%s\n",
+				    r.agent, at);
+			}
+			snprintf(last, sizeof(last), "%s", r.state);
+		}
+		if (strcmp(r.state, "done") == 0 ||
+		    strcmp(r.state, "failed") == 0 || o->wait <= 0 ||
+		    time_mono_ms() >= deadline)
+			break;
+		usleep(500 * 1000);
+	}
+	if (o->json) {
+		if (tp_row_read(c->db, id, &r, &json) == 0) {
+			char *text = json_dumps(json, JSON_INDENT(2));
+
+			printf("%s\n", text);
+			free(text);
+			json_decref(json);
+		}
+	} else if (strcmp(r.state, "done") == 0) {
+		tp_row_print(o->school, id, &r);
+	} else if (strcmp(r.state, "failed") == 0) {
+		printf("%s test %lld failed: %s\n", o->school, (long long)id,
+		    r.error);
+	} else if (o->wait > 0) {
+		printf("%s test %lld: still %s after %.0f s\n", o->school,
+		    (long long)id, r.state, o->wait);
+	}
+	if (strcmp(r.state, "done") == 0)
+		return 0;
+	return o->wait <= 0 && strcmp(r.state, "failed") != 0 ? 0 : 1;
+}
 
 static int
 run_command(struct collector *c, const char *cmd, int argc, char **argv,
@@ -404,10 +663,10 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 	    strcmp(cmd, "tokens") == 0)
 		readonly = strcmp(cmd, "keys") == 0 &&
 		    (argc == 0 || strcmp(argv[0], "list") == 0);
-	if (strcmp(cmd, "report") == 0)
-		readonly = false; /* it stores the roll-ups it computes */
+	if (strcmp(cmd, "report") == 0 || strcmp(cmd, "probe") == 0)
+		readonly = false; /* roll-ups; a probe_throughput row */
 	if (strcmp(cmd, "maintenance") == 0 || strcmp(cmd, "alerts") == 0 ||
-	    strcmp(cmd, "report") == 0) {
+	    strcmp(cmd, "report") == 0 || strcmp(cmd, "recording") == 0) {
 		/* Times are read and shown in the calendar's local time. */
 		if (load_calendar(c) != 0)
 			return 1;
@@ -425,6 +684,13 @@ run_command(struct collector *c, const char *cmd, int argc, char **argv,
 		rc = query_agents(c->db, o->school, o->json, stdout);
 	else if (strcmp(cmd, "probes") == 0)
 		rc = query_probes(c->db, o->school, o->json, stdout);
+	else if (strcmp(cmd, "probe") == 0 && argc == 0)
+		rc = cmd_probe(c, o);
+	else if (strcmp(cmd, "throughput") == 0)
+		rc = query_throughput(c->db, o->school, o->limit, o->json,
+		    stdout);
+	else if (strcmp(cmd, "recording") == 0)
+		rc = query_recording(c->db, c->cal, o->school, o->json, stdout);
 	else if (strcmp(cmd, "enroll") == 0 && argc == 0)
 		rc = cmd_enroll(c->db, o->school, o->maint.duration);
 	else if (strcmp(cmd, "keys") == 0)
@@ -491,7 +757,7 @@ main(int argc, char **argv)
 		OPT_PRINT = 256, OPT_JSON, OPT_SCHOOL, OPT_KEYS, OPT_DRY,
 		OPT_OPEN, OPT_BY, OPT_SWITCH, OPT_FROM, OPT_TO, OPT_FOR,
 		OPT_REASON, OPT_MONTH, OPT_FORMAT, OPT_LANG, OPT_LEVEL, OPT_TOWN,
-		OPT_RAW, OPT_ROLE
+		OPT_RAW, OPT_ROLE, OPT_WAIT, OPT_LIMIT
 	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -517,11 +783,14 @@ main(int argc, char **argv)
 	    {"town", required_argument, NULL, OPT_TOWN},
 	    {"from-raw", no_argument, NULL, OPT_RAW},
 	    {"role", required_argument, NULL, OPT_ROLE},
+	    {"wait", required_argument, NULL, OPT_WAIT},
+	    {"limit", required_argument, NULL, OPT_LIMIT},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static const char *const commands[] = {"serve", "ports", "switches",
-	    "agents", "probes", "enroll", "keys",
+	    "agents", "probes", "probe", "throughput", "recording", "enroll",
+	    "keys",
 	    "schools", "towns", "alerts", "maintenance", "import", "export",
 	    "notify-test", "report", "tokens", NULL};
 	const char *path = "/etc/schoolnet/collector.conf", *cmd = "serve";
@@ -533,6 +802,7 @@ main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	memset(&o, 0, sizeof(o));
+	o.wait = 120;
 	o.report.format = "html";
 	o.report.level = "school";
 	o.report.progress = true;
@@ -612,6 +882,20 @@ main(int argc, char **argv)
 			break;
 		case OPT_ROLE:
 			o.role = optarg;
+			break;
+		case OPT_WAIT:
+			if (cfg_parse_seconds(optarg, &o.wait) != 0 ||
+			    o.wait < 0 || o.wait > 86400) {
+				fprintf(stderr, "schoolnet-collector: --wait %s: "
+						"seconds from 0 to 86400\n",
+				    optarg);
+				return 2;
+			}
+			break;
+		case OPT_LIMIT:
+			o.limit = atoi(optarg);
+			if (o.limit <= 0)
+				return bad_value("--limit", optarg);
 			break;
 		case 'V':
 			printf("schoolnet-collector %s\n", SCHOOLNET_VERSION);

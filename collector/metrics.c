@@ -198,6 +198,19 @@ struct mprobe {
 	double rtt_s, jitter_s;
 };
 
+/* A school's latest done throughput test. */
+struct mthroughput {
+	struct lab labels;
+	double down_mbps, up_mbps; /* NaN: that direction not measured */
+	uint64_t at_ms;
+};
+
+/* A recording room whose latest check is fresh. */
+struct mrecording {
+	struct lab labels;
+	bool available;
+};
+
 struct mcause {
 	char *name;
 	struct lab labels;
@@ -219,6 +232,11 @@ struct metrics {
 	size_t n_agents;
 	struct mprobe *probes;
 	size_t n_probes;
+	struct mthroughput *tests;
+	size_t n_tests;
+	int64_t tests_by_state[4]; /* requested, running, done, failed */
+	struct mrecording *rooms;
+	size_t n_rooms;
 	struct mcause *causes;
 	size_t n_causes;
 	int64_t outbox_backlog;
@@ -612,6 +630,95 @@ load_probes(sqlite3 *db, struct metrics *m)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+static const char *const test_states[] = {"requested", "running", "done",
+    "failed"};
+
+/* Mirrors the schools listing's "throughput": each school's latest done
+ * test; and every test by state. */
+static int
+load_throughput(sqlite3 *db, struct metrics *m)
+{
+	static const char sql[] =
+	    "SELECT sc.code, t.down_mbps, t.up_mbps, t.finished_ms"
+	    " FROM schools sc JOIN probe_throughput t ON t.id = (SELECT id"
+	    "  FROM probe_throughput WHERE school_code = sc.code"
+	    "  AND state = 'done' ORDER BY requested_ms DESC LIMIT 1)"
+	    " WHERE sc.removed_at IS NULL ORDER BY sc.code";
+	static const char count_sql[] =
+	    "SELECT state, count(*) FROM probe_throughput GROUP BY state";
+	struct sbuf *b = &m->arena;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prepare(db, sql, &st) != 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t start = b->len;
+		struct mthroughput *t;
+
+		m->tests = grow(m->tests, &m->n_tests, sizeof(*t), (void **)&t);
+		t->down_mbps = is_null(st, 1) ? NAN
+					      : sqlite3_column_double(st, 1);
+		t->up_mbps = is_null(st, 2) ? NAN
+					    : sqlite3_column_double(st, 2);
+		t->at_ms = (uint64_t)sqlite3_column_int64(st, 3);
+		sb_label(b, start, "school", text(st, 0));
+		t->labels = lab_since(b, start);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || prepare(db, count_sql, &st) != 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		for (size_t i = 0; i < nitems(test_states); i++)
+			if (strcmp(text(st, 0), test_states[i]) == 0)
+				m->tests_by_state[i] = sqlite3_column_int64(st,
+				    1);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Mirrors query_recording: a room's newest check interval while it is
+ * fresh (2.5 check intervals); rooms without one are left out. */
+static int
+load_recording(sqlite3 *db, uint64_t now, struct metrics *m)
+{
+	static const char sql[] =
+	    "SELECT i.school_code, i.room, i.switch, i.port, r.available,"
+	    " r.t_end, r.interval_ms"
+	    " FROM inventory i JOIN schools sc ON sc.code = i.school_code"
+	    " JOIN recording_state r ON r.id = (SELECT id FROM"
+	    "  recording_state WHERE inventory_id = i.id"
+	    "  ORDER BY t_start DESC LIMIT 1)"
+	    " WHERE i.role = 'recording' AND i.valid_to IS NULL"
+	    "  AND sc.removed_at IS NULL"
+	    " ORDER BY i.school_code, i.switch, i.port";
+	struct sbuf *b = &m->arena;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prepare(db, sql, &st) != 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t t_end = (uint64_t)sqlite3_column_int64(st, 5);
+		double window =
+		    (double)sqlite3_column_int64(st, 6) * FRESH_INTERVALS;
+		size_t start = b->len;
+		struct mrecording *r;
+
+		if (now > t_end + (uint64_t)window + 1000)
+			continue;
+		m->rooms = grow(m->rooms, &m->n_rooms, sizeof(*r), (void **)&r);
+		r->available = sqlite3_column_int(st, 4) != 0;
+		sb_label(b, start, "school", text(st, 0));
+		sb_label(b, start, "room", text(st, 1));
+		sb_label(b, start, "switch", text(st, 2));
+		sb_label(b, start, "port", text(st, 3));
+		r->labels = lab_since(b, start);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static struct mcause *
 cause_add(struct metrics *m, const char *name)
 {
@@ -688,6 +795,8 @@ metrics_free(struct metrics *m)
 	free(m->towns);
 	free(m->agents);
 	free(m->probes);
+	free(m->tests);
+	free(m->rooms);
 	free(m->causes);
 }
 
@@ -1001,6 +1110,57 @@ write_probes(FILE *out, const struct metrics *m)
 }
 
 static void
+write_throughput(FILE *out, const struct metrics *m)
+{
+	static const struct lab none;
+	char state[32];
+
+	family(out, "throughput_down_mbps", "gauge",
+	    "Download the school's latest done throughput test measured, in "
+	    "Mbit/s (absent: none, or that direction failed).");
+	for (size_t i = 0; i < m->n_tests; i++)
+		if (!isnan(m->tests[i].down_mbps))
+			sample(out, m, "throughput_down_mbps",
+			    m->tests[i].labels, NULL, m->tests[i].down_mbps);
+	family(out, "throughput_up_mbps", "gauge",
+	    "Upload the school's latest done throughput test measured, in "
+	    "Mbit/s (absent: none, or that direction failed).");
+	for (size_t i = 0; i < m->n_tests; i++)
+		if (!isnan(m->tests[i].up_mbps))
+			sample(out, m, "throughput_up_mbps", m->tests[i].labels,
+			    NULL, m->tests[i].up_mbps);
+	family(out, "throughput_last_timestamp_seconds", "gauge",
+	    "When the school's latest done throughput test ended (Unix "
+	    "time).");
+	for (size_t i = 0; i < m->n_tests; i++)
+		sample(out, m, "throughput_last_timestamp_seconds",
+		    m->tests[i].labels, NULL,
+		    (double)m->tests[i].at_ms / 1000.0);
+	family(out, "throughput_tests_total", "counter",
+	    "Throughput tests stored, ended (done or failed) since the "
+	    "database began.");
+	for (size_t i = 2; i < nitems(test_states); i++) {
+		snprintf(state, sizeof(state), "state=\"%s\"", test_states[i]);
+		sample(out, m, "throughput_tests_total", none, state,
+		    (double)m->tests_by_state[i]);
+	}
+	family(out, "throughput_tests_open", "gauge",
+	    "Throughput tests waiting (requested) or running now.");
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(state, sizeof(state), "state=\"%s\"", test_states[i]);
+		sample(out, m, "throughput_tests_open", none, state,
+		    (double)m->tests_by_state[i]);
+	}
+	family(out, "recording_available", "gauge",
+	    "1 when the recording room's host answered its last check and its "
+	    "port meets its target, 0 when not; absent when unknown (no fresh "
+	    "check).");
+	for (size_t i = 0; i < m->n_rooms; i++)
+		sample(out, m, "recording_available", m->rooms[i].labels, NULL,
+		    m->rooms[i].available);
+}
+
+static void
 write_collector(
     FILE *out, const struct metrics *m, const struct metrics_stats *st)
 {
@@ -1076,7 +1236,8 @@ metrics_write(FILE *out, sqlite3 *db, const struct policy_conf *pc,
 	/* In this order: ports use the maps, schools the ports. */
 	if (load_maps(db, &m) != 0 || load_ports(db, pc, now, &m) != 0 ||
 	    load_schools(db, pc, &m) != 0 || load_agents(db, now, &m) != 0 ||
-	    load_probes(db, &m) != 0 || load_alerts(db, &m) != 0 ||
+	    load_probes(db, &m) != 0 || load_throughput(db, &m) != 0 ||
+	    load_recording(db, now, &m) != 0 || load_alerts(db, &m) != 0 ||
 	    load_outbox(db, &m) != 0) {
 		log_warnx("metrics: %s", sqlite3_errmsg(db));
 		goto out;
@@ -1086,6 +1247,7 @@ metrics_write(FILE *out, sqlite3 *db, const struct policy_conf *pc,
 	write_towns(out, &m);
 	write_agents(out, &m);
 	write_probes(out, &m);
+	write_throughput(out, &m);
 	write_collector(out, &m, st);
 	rc = 0;
 out:

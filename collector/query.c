@@ -4,6 +4,7 @@
 #include <jansson.h>
 
 #include "collector.h"
+#include "schoolnet/calendar.h"
 #include "schoolnet/mem.h"
 #include "schoolnet/timeutil.h"
 
@@ -317,8 +318,73 @@ struct school_acc {
 	int open_alerts;
 };
 
+/*
+ * The probes' figures of one school, asked per school (two indexed lookups
+ * each, and none for a school without recording rooms) rather than joined
+ * to every inventory row of the listing.
+ */
+struct school_probes {
+	sqlite3_stmt *tp, *rec;
+	uint64_t now;
+};
+
+static const char school_tp_sql[] =
+    "SELECT id, finished_ms, down_mbps, up_mbps, uplink_mbps"
+    " FROM probe_throughput WHERE school_code = ?1 AND state = 'done'"
+    " ORDER BY requested_ms DESC LIMIT 1";
+/* A room's newest interval counts while it is fresh (2.5 of its check
+ * intervals); else, or with no interval, the room is unknown. */
+static const char school_rec_sql[] =
+    "SELECT count(*), coalesce(sum(avail = 1), 0), coalesce(sum(avail IS"
+    " NULL), 0) FROM (SELECT (SELECT CASE WHEN ?2 <= r.t_end +"
+    "  r.interval_ms * 2.5 + 1000 THEN r.available END"
+    "  FROM recording_state r WHERE r.inventory_id = i.id"
+    "  ORDER BY r.t_start DESC LIMIT 1) AS avail"
+    " FROM inventory i WHERE i.school_code = ?1 AND i.role = 'recording'"
+    "  AND i.valid_to IS NULL)";
+
+/* The school's latest done throughput test, or JSON null. */
+static json_t *
+school_throughput(struct school_probes *q, const char *code)
+{
+	sqlite3_stmt *st = q->tp;
+	json_t *o = json_null();
+
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, code, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		o = json_pack("{s:I, s:o, s:o, s:o, s:o}", "id",
+		    (json_int_t)sqlite3_column_int64(st, 0), "at",
+		    db_col_time(st, 1), "down_mbps", real_or_null(st, 2),
+		    "up_mbps", real_or_null(st, 3), "uplink_mbps",
+		    int_or_null(st, 4));
+	sqlite3_reset(st);
+	return o;
+}
+
+/* {rooms, available, unknown} of the school's recording rooms. */
+static json_t *
+school_recording(struct school_probes *q, const char *code, int rooms)
+{
+	sqlite3_stmt *st = q->rec;
+	json_int_t n[3] = {0, 0, 0};
+
+	if (rooms > 0) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, code, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)q->now);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			for (int i = 0; i < 3; i++)
+				n[i] = sqlite3_column_int64(st, i);
+		sqlite3_reset(st);
+	}
+	return json_pack("{s:I, s:I, s:I}", "rooms", n[0], "available", n[1],
+	    "unknown", n[2]);
+}
+
 static void
-school_finish(struct school_acc *a, json_t *rows, bool json, FILE *out)
+school_finish(struct school_acc *a, struct school_probes *q, json_t *rows,
+    bool json, FILE *out)
 {
 	const char *state;
 	bool gap = a->town_seat && a->recording.total == 0;
@@ -347,6 +413,10 @@ school_finish(struct school_acc *a, json_t *rows, bool json, FILE *out)
 		json_object_set_new(a->obj, "recording_gap", json_boolean(gap));
 		json_object_set_new(a->obj, "open_alerts",
 		    json_integer(a->open_alerts));
+		json_object_set_new(a->obj, "throughput",
+		    school_throughput(q, a->code));
+		json_object_set_new(a->obj, "recording",
+		    school_recording(q, a->code, a->recording.total));
 		if (a->brief)
 			json_decref(a->rooms);
 		else
@@ -397,12 +467,21 @@ query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
 	    "  WHEN 'recording' THEN 1 ELSE 2 END, i.room";
 	uint64_t now = time_now_ms();
 	json_t *rows = json_array();
+	struct school_probes q = {.now = now};
 	struct school_acc acc;
 	sqlite3_stmt *st;
 	int rc;
 
 	memset(&acc, 0, sizeof(acc));
+	if (json && (prepare(db, school_tp_sql, NULL, &q.tp) != 0 ||
+			prepare(db, school_rec_sql, NULL, &q.rec) != 0)) {
+		sqlite3_finalize(q.tp);
+		json_decref(rows);
+		return 1;
+	}
 	if (prepare(db, sql, school, &st) != 0) {
+		sqlite3_finalize(q.tp);
+		sqlite3_finalize(q.rec);
 		json_decref(rows);
 		return 1;
 	}
@@ -412,7 +491,7 @@ query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
 		struct port_obs o;
 
 		if (acc.obj == NULL || strcmp(acc.code, text(st, 0)) != 0) {
-			school_finish(&acc, rows, json, out);
+			school_finish(&acc, &q, rows, json, out);
 			memset(&acc, 0, sizeof(acc));
 			snprintf(acc.code, sizeof(acc.code), "%s", text(st, 0));
 			acc.town_seat = sqlite3_column_int(st, 4) != 0;
@@ -450,7 +529,9 @@ query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
 			    : json_string(wire_duplex_name(o.duplex)),
 			"target_mbps", (json_int_t)v.target_mbps));
 	}
-	school_finish(&acc, rows, json, out);
+	school_finish(&acc, &q, rows, json, out);
+	sqlite3_finalize(q.tp);
+	sqlite3_finalize(q.rec);
 	return finish(db, st, rc, "schools", rows, json, out);
 }
 
@@ -961,4 +1042,257 @@ query_towns(sqlite3 *db, const struct policy_conf *pc, bool json, FILE *out)
 	json_decref(towns);
 	json_decref(district);
 	return 0;
+}
+
+/* A listing's limit: def when 0, never more than max. */
+static int
+list_limit(int limit, int def, int max)
+{
+	return limit <= 0 ? def : limit < max ? limit : max;
+}
+
+static void
+mbps_text(sqlite3_stmt *st, int col, char *buf, size_t size)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%.0f", sqlite3_column_double(st, col));
+}
+
+/* Throughput tests, newest first (ids grow with the requests). */
+int
+query_throughput(sqlite3 *db, const char *school, int limit, bool json,
+    FILE *out)
+{
+	static const char sql[] =
+	    "SELECT id, school_code, reason, requested_by, state,"
+	    " requested_ms, started_ms, finished_ms, agent, down_mbps,"
+	    " up_mbps, uplink_mbps, down_bytes, up_bytes, down_ms, up_ms,"
+	    " served_bytes, max_bytes, max_ms, streams, error"
+	    " FROM probe_throughput WHERE ?1 IS NULL OR school_code = ?1"
+	    " ORDER BY id DESC LIMIT ?2";
+	json_t *rows = json_array();
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prepare(db, sql, school, &st) != 0) {
+		json_decref(rows);
+		return 1;
+	}
+	sqlite3_bind_int(st, 2,
+	    list_limit(limit, THROUGHPUT_LIST_DEFAULT, THROUGHPUT_LIST_MAX));
+	if (!json)
+		fprintf(out, "%6s %-8s %-8s %-9s %-20s %-20s %-10s %13s %6s "
+			     "%8s %8s  %s\n",
+		    "id", "school", "reason", "state", "requested", "finished",
+		    "agent", "down/up Mbps", "uplink", "MB", "served", "error");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char req[32], fin[32] = "-", down[16], up[16], mbps[40];
+		char link[16];
+
+		if (!json) {
+			time_iso8601((uint64_t)sqlite3_column_int64(st, 5), req,
+			    sizeof(req));
+			if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+				time_iso8601((uint64_t)sqlite3_column_int64(st,
+						 7),
+				    fin, sizeof(fin));
+			mbps_text(st, 9, down, sizeof(down));
+			mbps_text(st, 10, up, sizeof(up));
+			mbps_text(st, 11, link, sizeof(link));
+			snprintf(mbps, sizeof(mbps), "%s/%s", down, up);
+			/* Free text last: it may be long. */
+			fprintf(out, "%6lld %-8s %-8s %-9s %-20s %-20s %-10s "
+				     "%13s %6s %8.1f %8.1f  %s\n",
+			    sqlite3_column_int64(st, 0), text(st, 1),
+			    text(st, 2), text(st, 4), req, fin,
+			    *text(st, 8) ? text(st, 8) : "-", mbps, link,
+			    (double)(sqlite3_column_int64(st, 12) +
+				sqlite3_column_int64(st, 13)) / 1e6,
+			    (double)sqlite3_column_int64(st, 16) / 1e6,
+			    text(st, 20));
+			continue;
+		}
+		json_array_append_new(rows,
+		    json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o,"
+			      " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I,"
+			      " s:I, s:i, s:s}",
+			"id", (json_int_t)sqlite3_column_int64(st, 0), "school",
+			text(st, 1), "reason", text(st, 2), "requested_by",
+			text(st, 3), "state", text(st, 4), "requested_at",
+			db_col_time(st, 5), "started_at", db_col_time(st, 6),
+			"finished_at", db_col_time(st, 7), "agent",
+			sqlite3_column_type(st, 8) == SQLITE_NULL
+			    ? json_null()
+			    : json_string(text(st, 8)),
+			"down_mbps", real_or_null(st, 9), "up_mbps",
+			real_or_null(st, 10), "uplink_mbps",
+			int_or_null(st, 11), "down_bytes", int_or_null(st, 12),
+			"up_bytes", int_or_null(st, 13), "down_ms",
+			int_or_null(st, 14), "up_ms", int_or_null(st, 15),
+			"served_bytes", (json_int_t)sqlite3_column_int64(st, 16),
+			"max_bytes", (json_int_t)sqlite3_column_int64(st, 17),
+			"max_ms", (json_int_t)sqlite3_column_int64(st, 18),
+			"streams", sqlite3_column_int(st, 19), "error",
+			text(st, 20)));
+	}
+	return finish(db, st, rc, "throughput", rows, json, out);
+}
+
+/*
+ * The share of the school's hours in [from, now) that a room was available,
+ * of the hours it was checked in (NULL when none): its intervals from the
+ * newest back, stopping at the first that ends before from (they do not
+ * overlap). -1 when there is nothing to say.
+ */
+static double
+recording_share(sqlite3_stmt *st, const struct calendar *cal, int64_t room,
+    const char *type, uint64_t from, uint64_t now)
+{
+	uint64_t checked = 0, avail = 0;
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, room);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		uint64_t t0 = (uint64_t)sqlite3_column_int64(st, 0);
+		uint64_t t1 = (uint64_t)sqlite3_column_int64(st, 1);
+		uint64_t ms;
+
+		if (t1 <= from)
+			break;
+		ms = calendar_hours_between(cal, type, t0 > from ? t0 : from,
+		    t1 < now ? t1 : now);
+		checked += ms;
+		if (sqlite3_column_int(st, 2))
+			avail += ms;
+	}
+	sqlite3_reset(st);
+	return checked ? 100.0 * (double)avail / (double)checked : -1;
+}
+
+/* Why a room is not available (or not known), for people. */
+static void
+recording_why(sqlite3_stmt *st, bool known, bool fresh, char *buf,
+    size_t size)
+{
+	int status = sqlite3_column_int(st, 13);
+
+	buf[0] = '\0';
+	if (!known)
+		snprintf(buf, size, "%s", *text(st, 6) ? "not checked yet"
+						       : "no probe URL");
+	else if (!fresh)
+		snprintf(buf, size, "no check since the last one");
+	else if (sqlite3_column_int(st, 10) == 0 && *text(st, 15))
+		snprintf(buf, size, "host: %s", text(st, 15));
+	else if (sqlite3_column_int(st, 10) == 0)
+		snprintf(buf, size, "host: status %d", status);
+	else if (sqlite3_column_type(st, 11) == SQLITE_NULL)
+		snprintf(buf, size, "port not known");
+	else if (sqlite3_column_int(st, 11) == 0)
+		snprintf(buf, size, "port below target");
+}
+
+/*
+ * Every current recording room: its latest check interval (host and port),
+ * available / unavailable / unknown (none, or stale: 2.5 check intervals),
+ * and with a calendar the share available in school hours over 7 days.
+ */
+int
+query_recording(sqlite3 *db, const struct calendar *cal, const char *school,
+    bool json, FILE *out)
+{
+	static const char sql[] =
+	    "SELECT i.id, i.school_code, sc.type, i.room, i.switch, i.port,"
+	    " i.probe, r.t_start, r.t_end, r.interval_ms, r.host_ok,"
+	    " r.port_ok, r.available, r.status, r.time_ms, r.error"
+	    " FROM inventory i JOIN schools sc ON sc.code = i.school_code"
+	    " LEFT JOIN recording_state r ON r.id = (SELECT id FROM"
+	    "  recording_state WHERE inventory_id = i.id"
+	    "  ORDER BY t_start DESC LIMIT 1)"
+	    " WHERE i.role = 'recording' AND i.valid_to IS NULL"
+	    "  AND sc.removed_at IS NULL AND (?1 IS NULL OR i.school_code = ?1)"
+	    " ORDER BY sc.town, i.school_code, i.room, i.id";
+	static const char share_sql[] =
+	    "SELECT t_start, t_end, available FROM recording_state"
+	    " WHERE inventory_id = ?1 ORDER BY t_start DESC";
+	uint64_t now = time_now_ms(), from = now - 7 * DAY_MS;
+	json_t *rows = json_array();
+	sqlite3_stmt *st, *sh = NULL;
+	int rc;
+
+	if ((cal && prepare(db, share_sql, NULL, &sh) != 0) ||
+	    prepare(db, sql, school, &st) != 0) {
+		sqlite3_finalize(sh);
+		json_decref(rows);
+		return 1;
+	}
+	if (!json)
+		fprintf(out, "%-8s %-12s %-10s %-11s %-20s %6s %7s %6s  %s\n",
+		    "school", "switch", "port", "state", "since", "status",
+		    "time", "7 days", "room: why (url)");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		bool known = sqlite3_column_type(st, 7) != SQLITE_NULL;
+		uint64_t t_end = (uint64_t)sqlite3_column_int64(st, 8);
+		bool fresh = known &&
+		    now <= t_end + (uint64_t)((double)sqlite3_column_int64(st,
+						  9) * FRESH_INTERVALS) + 1000;
+		const char *state = !fresh ? "unknown"
+		    : sqlite3_column_int(st, 12) ? "available"
+						 : "unavailable";
+		double share = sh ? recording_share(sh, cal,
+					sqlite3_column_int64(st, 0),
+					text(st, 2), from, now)
+				  : -1;
+		char why[320], since[32] = "-", pct[16] = "-", ms[16] = "-";
+		char status[16] = "-";
+
+		recording_why(st, known, fresh, why, sizeof(why));
+		if (!json) {
+			if (known)
+				time_iso8601((uint64_t)sqlite3_column_int64(st,
+						 7),
+				    since, sizeof(since));
+			if (share >= 0)
+				snprintf(pct, sizeof(pct), "%.1f%%", share);
+			if (sqlite3_column_type(st, 14) != SQLITE_NULL)
+				snprintf(ms, sizeof(ms), "%lld ms",
+				    sqlite3_column_int64(st, 14));
+			if (sqlite3_column_type(st, 13) != SQLITE_NULL)
+				snprintf(status, sizeof(status), "%d",
+				    sqlite3_column_int(st, 13));
+			fprintf(out, "%-8s %-12s %-10s %-11s %-20s %6s %7s "
+				     "%6s  %s%s%s (%s)\n",
+			    text(st, 1), text(st, 4), text(st, 5), state,
+			    since, status, ms, pct, text(st, 3),
+			    why[0] ? ": " : "", why,
+			    *text(st, 6) ? text(st, 6) : "no url");
+			continue;
+		}
+		json_array_append_new(rows,
+		    json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s,"
+			      " s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o}",
+			"inventory_id", (json_int_t)sqlite3_column_int64(st, 0),
+			"school", text(st, 1), "room", text(st, 3), "switch",
+			text(st, 4), "port", text(st, 5), "url", text(st, 6),
+			"available",
+			fresh ? json_boolean(sqlite3_column_int(st, 12))
+			      : json_null(),
+			"state", state, "why", why, "since",
+			db_col_time(st, 7), "checked_at", db_col_time(st, 8),
+			"host_ok",
+			known ? json_boolean(sqlite3_column_int(st, 10))
+			      : json_null(),
+			"port_ok",
+			sqlite3_column_type(st, 11) == SQLITE_NULL
+			    ? json_null()
+			    : json_boolean(sqlite3_column_int(st, 11)),
+			"status", int_or_null(st, 13), "time_ms",
+			int_or_null(st, 14), "error", text(st, 15),
+			"available_7d_pct",
+			share >= 0 ? json_real(share) : json_null()));
+	}
+	sqlite3_finalize(sh);
+	return finish(db, st, rc, "recording", rows, json, out);
 }

@@ -64,6 +64,14 @@ struct room {
 	uint32_t max_speed;
 	int compliant;      /* 1, 0, -1 unknown */
 	const char *cause;
+	bool checked;		/* a recording room with host checks */
+	uint64_t rec_avail, rec_known; /* their school time: available, all */
+};
+
+/* A recording room's inventory row, for its host checks. */
+struct inv_room {
+	int64_t inv;
+	int room;
 };
 
 /* A room's port over a run of days: port_day rows are matched by these. */
@@ -88,6 +96,15 @@ struct school {
 	const char *cause;
 	int64_t alerts_opened, alerts_recovered;
 	uint64_t recover_ms;
+	/* The month's done throughput tests (download). */
+	int tp_tests;
+	double tp_median, tp_worst;
+	uint32_t tp_uplink; /* the tests' uplink speed, the highest; 0: none */
+	int tp_below;	    /* median below target: 1, 0, -1 unknown */
+	/* Recording rooms' available school time: by host checks where a
+	 * room has them, else its port at target. */
+	uint64_t rec_avail, rec_known;
+	int rec_checked;
 };
 
 /* One month's figures, before they become JSON. */
@@ -104,6 +121,8 @@ struct month {
 	size_t n_rooms, cap_rooms;
 	struct port_use *uses;
 	size_t n_uses, cap_uses;
+	struct inv_room *invs;
+	size_t n_invs, cap_invs;
 	char *types[CALENDAR_MAX_TYPES + 1];
 	uint64_t type_day_ms[CALENDAR_MAX_TYPES + 1][MAX_DAYS];
 	int n_types;
@@ -369,6 +388,18 @@ load_rooms(struct report_ctx *c, struct month *mo)
 			last_row = sqlite3_column_int64(st, 7);
 			r->sw = db_col_dup(st, 3);
 			r->port = db_col_dup(st, 4);
+			if (r->role == ROLE_RECORDING) {
+				if (mo->n_invs == mo->cap_invs) {
+					mo->cap_invs = mo->cap_invs
+					    ? mo->cap_invs * 2
+					    : 64;
+					mo->invs = xreallocarray(mo->invs,
+					    mo->cap_invs, sizeof(*mo->invs));
+				}
+				mo->invs[mo->n_invs].inv = last_row;
+				mo->invs[mo->n_invs++].room =
+				    (int)(r - mo->rooms);
+			}
 			for (int d = from; d < to; d++) {
 				uint64_t ms = mo->type_day_ms[s->type_idx][d];
 
@@ -567,6 +598,167 @@ load_alerts(struct report_ctx *c, struct month *mo)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+static int
+cmp_inv(const void *a, const void *b)
+{
+	const struct inv_room *x = a, *y = b;
+
+	return (x->inv > y->inv) - (x->inv < y->inv);
+}
+
+/*
+ * Recording rooms with host checks (recording_state intervals): the school
+ * time of the month each was checked in, and was available in (its host
+ * answered and its port met its target).
+ */
+static int
+load_checks(struct report_ctx *c, struct month *mo)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (mo->n_invs == 0)
+		return 0;
+	qsort(mo->invs, mo->n_invs, sizeof(*mo->invs), cmp_inv);
+	if (sqlite3_prepare_v2(c->db,
+	        "SELECT inventory_id, t_start, t_end, available"
+	        " FROM recording_state WHERE t_end > ?1 AND t_start < ?2",
+	        -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)mo->m0);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)mo->until);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct inv_room key = {sqlite3_column_int64(st, 0), 0}, *ir;
+		uint64_t t0 = (uint64_t)sqlite3_column_int64(st, 1);
+		uint64_t t1 = (uint64_t)sqlite3_column_int64(st, 2);
+		uint64_t lo, hi, ms;
+		struct school *s;
+		struct room *r;
+
+		ir = bsearch(&key, mo->invs, mo->n_invs, sizeof(*mo->invs),
+		    cmp_inv);
+		if (ir == NULL)
+			continue; /* not a recording room in scope */
+		r = &mo->rooms[ir->room];
+		s = &mo->schools[r->school_idx];
+		/* The school's counted days only. */
+		lo = mo->m0 + (uint64_t)s->from * DAY_MS;
+		hi = mo->m0 + (uint64_t)s->to * DAY_MS;
+		if (hi > mo->until)
+			hi = mo->until;
+		if (t0 < lo)
+			t0 = lo;
+		if (t1 > hi)
+			t1 = hi;
+		r->checked = true;
+		ms = calendar_hours_between(c->cal, s->type, t0, t1);
+		r->rec_known += ms;
+		if (sqlite3_column_int(st, 3))
+			r->rec_avail += ms;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The median of n sorted values (n > 0). */
+static double
+median_of(const double *v, size_t n)
+{
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One school's tests in ascending download: its figures. */
+static void
+tests_done(struct month *mo, int idx, const double *v, size_t n,
+    uint32_t uplink)
+{
+	struct school *s;
+
+	if (idx < 0 || n == 0)
+		return;
+	s = &mo->schools[idx];
+	s->tp_tests = (int)n;
+	s->tp_median = median_of(v, n);
+	s->tp_worst = v[0];
+	s->tp_uplink = uplink;
+}
+
+/* The done throughput tests that ended in the month, per school. */
+static int
+load_tests(struct report_ctx *c, struct month *mo)
+{
+	sqlite3_stmt *st;
+	double *v = NULL;
+	size_t n = 0, cap = 0;
+	uint32_t uplink = 0;
+	int idx = -1, rc;
+	char *code = NULL;
+
+	if (sqlite3_prepare_v2(c->db,
+	        "SELECT school_code, down_mbps, uplink_mbps"
+	        " FROM probe_throughput WHERE state = 'done'"
+	        " AND down_mbps IS NOT NULL"
+	        " AND finished_ms >= ?1 AND finished_ms < ?2"
+	        " ORDER BY school_code, down_mbps",
+	        -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)mo->m0);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)mo->until);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *sc = (const char *)sqlite3_column_text(st, 0);
+		uint32_t up = (uint32_t)sqlite3_column_int64(st, 2);
+
+		if (sc == NULL)
+			continue;
+		if (code == NULL || strcmp(code, sc) != 0) {
+			tests_done(mo, idx, v, n, uplink);
+			free(code);
+			code = xstrdup(sc);
+			idx = school_index(mo, code);
+			n = 0;
+			uplink = 0;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n++] = sqlite3_column_double(st, 1);
+		if (up > uplink)
+			uplink = up;
+	}
+	tests_done(mo, idx, v, n, uplink);
+	free(code);
+	free(v);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Median download below [probe] throughput_min_percent of the uplink
+ * (at most the uplink target): the
+ * speed the tests saw, else the month's highest, at most the target. */
+static int
+tests_below(const struct report_ctx *c, const struct school *s)
+{
+	uint32_t link = s->tp_uplink ? s->tp_uplink
+	    : s->up_min != UINT32_MAX ? s->up_max
+				      : 0;
+
+	if (link > c->conf->policy.uplink_mbps)
+		link = c->conf->policy.uplink_mbps;
+	if (s->tp_tests == 0 || link == 0)
+		return -1;
+	return s->tp_median <
+	    c->conf->probe.throughput_min_percent / 100.0 * link;
+}
+
 /* At target for at least the compliant share of its known time? */
 static int
 compliant(const struct report_ctx *c, const struct tally *t)
@@ -635,6 +827,9 @@ judge(struct report_ctx *c, struct month *mo)
 		case ROLE_RECORDING:
 			s->recordings++;
 			tally_add(&s->recording, &r->t);
+			s->rec_checked += r->checked;
+			s->rec_avail += r->checked ? r->rec_avail : r->t.ok;
+			s->rec_known += r->checked ? r->rec_known : known(&r->t);
 			break;
 		case ROLE_NONE:
 			break;
@@ -644,6 +839,7 @@ judge(struct report_ctx *c, struct month *mo)
 		struct school *s = &mo->schools[i];
 
 		s->uplink_ok = s->uplinks ? compliant(c, &s->uplink) : -1;
+		s->tp_below = tests_below(c, s);
 		if (s->uplink_ok == 0) {
 			s->status = 0;
 			s->cause = main_cause(ROLE_UPLINK, &s->uplink);
@@ -675,9 +871,12 @@ month_free_rooms(struct month *mo)
 	}
 	free(mo->rooms);
 	free(mo->uses);
+	free(mo->invs);
 	mo->rooms = NULL;
 	mo->uses = NULL;
+	mo->invs = NULL;
 	mo->n_rooms = mo->cap_rooms = mo->n_uses = mo->cap_uses = 0;
+	mo->n_invs = mo->cap_invs = 0;
 }
 
 static void
@@ -734,7 +933,8 @@ month_load(struct report_ctx *c, int y, int m, struct month *mo)
 			rolled -= DAY_MS;
 	}
 	if (load_schools(c, mo) != 0 || load_rooms(c, mo) != 0 ||
-	    fold_month(c, mo, rolled) != 0 || load_alerts(c, mo) != 0) {
+	    fold_month(c, mo, rolled) != 0 || load_alerts(c, mo) != 0 ||
+	    load_checks(c, mo) != 0 || load_tests(c, mo) != 0) {
 		log_warnx("report %04d-%02d: %s", y, m, sqlite3_errmsg(c->db));
 		return -1;
 	}
@@ -749,6 +949,8 @@ struct summary {
 	int classrooms, cls_known, cls_compliant;
 	int town_seat, town_seat_rec, recordings;
 	struct tally rooms, recording;
+	uint64_t rec_avail, rec_known;
+	int rec_checked;
 	int64_t alerts, recovered;
 	uint64_t recover_ms;
 };
@@ -768,6 +970,9 @@ summary_add(struct summary *a, const struct school *s)
 	a->recordings += s->recordings;
 	tally_add(&a->rooms, &s->rooms);
 	tally_add(&a->recording, &s->recording);
+	a->rec_avail += s->rec_avail;
+	a->rec_known += s->rec_known;
+	a->rec_checked += s->rec_checked;
 	a->alerts += s->alerts_opened;
 	a->recovered += s->alerts_recovered;
 	a->recover_ms += s->recover_ms;
@@ -826,7 +1031,9 @@ summary_json(const struct summary *s, const struct summary *p)
 	    pct_or_null((uint64_t)s->town_seat_rec, (uint64_t)s->town_seat));
 	json_object_set_new(o, "recording_rooms", json_integer(s->recordings));
 	json_object_set_new(o, "recording_available_pct",
-	    pct_or_null(s->recording.ok, known(&s->recording)));
+	    pct_or_null(s->rec_avail, s->rec_known));
+	json_object_set_new(o, "recording_checked_rooms",
+	    json_integer(s->rec_checked));
 	json_object_set_new(o, "completeness_pct",
 	    pct_or_null(known(&s->rooms), s->rooms.school));
 	json_object_set_new(o, "alerts_opened", json_integer(s->alerts));
@@ -842,8 +1049,8 @@ summary_json(const struct summary *s, const struct summary *p)
 	        delta((uint64_t)s->town_seat_rec, (uint64_t)s->town_seat, p,
 	            (uint64_t)q->town_seat_rec, (uint64_t)q->town_seat),
 	        "recording_available_pct",
-	        delta(s->recording.ok, known(&s->recording), p, q->recording.ok,
-	            known(&q->recording))));
+	        delta(s->rec_avail, s->rec_known, p, q->rec_avail,
+	            q->rec_known)));
 	return o;
 }
 
@@ -947,6 +1154,60 @@ speed_or_null(uint32_t v)
 }
 
 static json_t *
+mbps_or_null(int n, double v)
+{
+	return n ? json_real(round2(v)) : json_null();
+}
+
+/* uplink.throughput: the month's done tests of the school. */
+static json_t *
+school_tests_json(const struct school *s)
+{
+	return json_pack("{s:i, s:o, s:o, s:o, s:o}", "tests", s->tp_tests,
+	    "median_mbps", mbps_or_null(s->tp_tests, s->tp_median),
+	    "worst_mbps", mbps_or_null(s->tp_tests, s->tp_worst),
+	    "uplink_mbps",
+	    s->tp_uplink ? json_integer(s->tp_uplink) : json_null(),
+	    "below_target", tristate(s->tp_below));
+}
+
+/*
+ * A town's (NULL: the district's) throughput: its schools' tests, the
+ * median of the tested schools' medians, the worst test, and how many
+ * schools' median is below target.
+ */
+static json_t *
+area_tests_json(const struct month *mo, const char *town)
+{
+	double *med = xreallocarray(NULL, mo->n_schools + 1, sizeof(*med));
+	double worst = 0;
+	size_t n = 0;
+	int tests = 0, below = 0;
+	json_t *o;
+
+	for (size_t i = 0; i < mo->n_schools; i++) {
+		const struct school *s = &mo->schools[i];
+
+		if (town && strcmp(s->town, town) != 0)
+			continue;
+		tests += s->tp_tests;
+		below += s->tp_below == 1;
+		if (s->tp_tests == 0)
+			continue;
+		if (n == 0 || s->tp_worst < worst)
+			worst = s->tp_worst;
+		med[n++] = s->tp_median;
+	}
+	qsort(med, n, sizeof(*med), cmp_double);
+	o = json_pack("{s:i, s:i, s:o, s:o, s:i}", "schools_tested", (int)n,
+	    "tests", tests, "median_mbps",
+	    mbps_or_null((int)n, n ? median_of(med, n) : 0), "worst_mbps",
+	    mbps_or_null((int)n, worst), "below_target", below);
+	free(med);
+	return o;
+}
+
+static json_t *
 school_json(const struct month *mo, const struct school *s)
 {
 	static const char *const status[] = {"unknown", "fail", "pass"};
@@ -965,8 +1226,9 @@ school_json(const struct month *mo, const struct school *s)
 	    sizeof(from));
 	return json_pack(
 	    "{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:o, s:o, s:o, s:o,"
-	    " s:{s:i, s:o, s:o, s:o, s:o, s:{s:i, s:n, s:n}},"
-	    " s:{s:i, s:i, s:i}, s:{s:i, s:o}, s:{s:I, s:I, s:o}, s:o}",
+	    " s:{s:i, s:o, s:o, s:o, s:o, s:o},"
+	    " s:{s:i, s:i, s:i}, s:{s:i, s:o, s:i, s:o}, s:{s:I, s:I, s:o},"
+	    " s:o}",
 	    "code", s->code, "name", s->name, "town", s->town, "type", s->type,
 	    "town_seat", s->town_seat, "counted_from", from, "status",
 	    status[s->status + 1], "main_cause",
@@ -978,10 +1240,15 @@ school_json(const struct month *mo, const struct school *s)
 	    tristate(s->uplink_ok), "speed_mbps_min", speed_or_null(s->up_min),
 	    "speed_mbps_max",
 	    s->up_min == UINT32_MAX ? json_null() : json_integer(s->up_max),
-	    "throughput", "tests", 0, "median_mbps", "worst_mbps", "classrooms",
+	    "throughput", school_tests_json(s), "classrooms",
 	    "total", s->classrooms, "known", s->cls_known_n, "compliant",
 	    s->cls_compliant, "recording", "rooms", s->recordings,
-	    "available_pct", pct_or_null(s->recording.ok, known(&s->recording)),
+	    "available_pct", pct_or_null(s->rec_avail, s->rec_known),
+	    "checked_rooms", s->rec_checked, "basis",
+	    s->recordings == 0	   ? json_null()
+	    : s->rec_checked == 0 ? json_string("port")
+	    : s->rec_checked == s->recordings ? json_string("checks")
+					      : json_string("mixed"),
 	    "alerts", "opened", (json_int_t)s->alerts_opened, "recovered",
 	    (json_int_t)s->alerts_recovered, "mttr_min",
 	    mttr(s->recover_ms, s->alerts_recovered), "days", days);
@@ -993,8 +1260,9 @@ room_json(
 {
 	const struct school *s = &mo->schools[r->school_idx];
 	const struct tally *t = &r->t;
+	json_t *o;
 
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o,"
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o,"
 	                 " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "school", s->code, "town", s->town, "role",
 	    policy_role_name(r->role), "room", r->room, "switch", r->sw, "port",
@@ -1007,6 +1275,15 @@ room_json(
 	    pct_or_null(t->ok, known(t)), "compliant", tristate(r->compliant),
 	    "main_cause", r->cause ? json_string(r->cause) : json_null(),
 	    "speed_mbps_min", speed_or_null(r->min_speed));
+	/* A recording room: available by its host checks, else by its port. */
+	if (r->role == ROLE_RECORDING) {
+		json_object_set_new(o, "available_pct",
+		    r->checked ? pct_or_null(r->rec_avail, r->rec_known)
+			       : pct_or_null(t->ok, known(t)));
+		json_object_set_new(o, "basis",
+		    json_string(r->checked ? "checks" : "port"));
+	}
+	return o;
 }
 
 static const char *const day_kinds[] = {
@@ -1028,6 +1305,7 @@ model_json(const struct report_ctx *c, const struct month *mo,
 	bool have_prev = prev->n_schools > 0;
 	json_t *jt = json_array(), *js = json_array();
 	json_t *jd = json_array(), *bad_s = json_array(), *bad_c = json_array();
+	json_t *district;
 
 	for (size_t i = 0; i < n_towns; i++) {
 		json_t *o = summary_json(&towns[i].s,
@@ -1035,6 +1313,8 @@ model_json(const struct report_ctx *c, const struct month *mo,
 		              : NULL);
 
 		json_object_set_new(o, "town", json_string(towns[i].town));
+		json_object_set_new(o, "throughput",
+		    area_tests_json(mo, towns[i].town));
 		json_array_append_new(jt, o);
 	}
 	for (size_t i = 0; i < mo->n_schools; i++) {
@@ -1079,11 +1359,12 @@ model_json(const struct report_ctx *c, const struct month *mo,
 	}
 	free(towns);
 	free(ptowns);
+	district = summary_json(&all, have_prev ? &pall : NULL);
+	json_object_set_new(district, "throughput", area_tests_json(mo, NULL));
 	return json_pack(
 	    "{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:{s:o, s:o}}", "report",
 	    "schoolnet-compliance", "version", 1, "params",
-	    params_json(c, mo, prev), "district",
-	    summary_json(&all, have_prev ? &pall : NULL), "towns", jt,
+	    params_json(c, mo, prev), "district", district, "towns", jt,
 	    "schools", js, "days", jd, "noncompliant", "schools",
 	    bad_s, "classrooms", bad_c);
 }

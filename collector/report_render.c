@@ -125,6 +125,8 @@ enum label {
 	L_H_COVERAGE,
 	L_H_COVERAGE_PCT,
 	L_H_REC_AVAIL,
+	L_H_TP_BELOW,
+	L_MEASURED,
 	L_H_COMPLETENESS,
 	L_H_ALERTS,
 	L_H_MTTR,
@@ -245,6 +247,9 @@ static const char *const labels[][2] = {
         "Town-seat schools with recording"},
     [L_H_COVERAGE_PCT] = {"录播室覆盖率 %", "Recording coverage %"},
     [L_H_REC_AVAIL] = {"录播室可用率 %", "Recording availability %"},
+    [L_H_TP_BELOW] = {"实测低于目标 / 测速学校",
+        "Measured below target / schools tested"},
+    [L_MEASURED] = {"实测 ", "measured "},
     [L_H_COMPLETENESS] = {"数据完整率 %", "Data completeness %"},
     [L_H_ALERTS] = {"告警", "Alerts"},
     [L_H_MTTR] = {"平均修复（分钟）", "MTTR (min)"},
@@ -289,6 +294,13 @@ static const struct term roles[] = {
     {"uplink", {"出口", "uplink"}},
     {"classroom", {"班级", "classroom"}},
     {"recording", {"录播室", "recording room"}},
+};
+
+/* What a recording room's availability is measured by. */
+static const struct term bases[] = {
+    {"checks", {"主机检测+端口", "host checks and port"}},
+    {"port", {"仅端口", "port only"}},
+    {"mixed", {"部分主机检测", "host checks for some"}},
 };
 
 static const struct term day_kinds[] = {
@@ -394,8 +406,26 @@ static const struct {
             "Town-seat schools with a recording room, out of all "
             "town-seat schools."}},
     {{"录播室可用率", "Recording availability"},
-        {"录播室网口的达标时间 ÷ 已知时间。",
-            "Recording-room ports' time at target ÷ their known time."}},
+        {"有主机检测的录播室：录播主机应答且网口达标的在校时间 ÷ 有检测的在校时间"
+         "（依据“主机检测+端口”）；没有主机检测的录播室：网口达标时间 ÷ "
+         "已知时间（依据“仅端口”）。",
+            "Recording rooms with host checks: school-hours time their "
+            "recording host answered and their port met its target ÷ the "
+            "time they were checked (basis \"host checks and port\"); rooms "
+            "without host checks: their port's time at target ÷ its known "
+            "time (basis \"port only\")."}},
+    {{"录播室覆盖缺口", "Recording coverage gap"},
+        {"镇区学校在清单中没有录播室，即为覆盖缺口（见“录播室全覆盖”）。",
+            "A town-seat school with no recording room in the inventory is "
+            "a coverage gap (see \"A recording room in every town-seat "
+            "school\")."}},
+    {{"实测带宽", "Measured throughput"},
+        {"本月完成的测速次数、下载速率中位数和最低值；中位数低于出口协商速率"
+         "（最高按出口目标计）的 70% 记为“低于目标”。",
+            "Throughput tests done in the month, their median and worst "
+            "download speed; a median below 70 % of the uplink's "
+            "negotiated speed (at most the uplink target) is \"below "
+            "target\"."}},
     {{"数据完整率", "Data completeness"},
         {"已知时间 ÷ 在校时段：监测看到了多少在校时间。",
             "Known time ÷ school hours: how much of the school hours the "
@@ -1501,6 +1531,7 @@ static const struct {
     {L_H_COVERAGE, "town_seat_with_recording", "town_seat_schools"},
     {L_H_COVERAGE_PCT, "recording_coverage_pct", NULL},
     {L_H_REC_AVAIL, "recording_available_pct", NULL},
+    {L_H_TP_BELOW, "throughput.below_target", "throughput.schools_tested"},
     {L_H_COMPLETENESS, "completeness_pct", NULL},
     {L_H_ALERTS, "alerts_opened", NULL},
     {L_H_MTTR, "mttr_min", NULL},
@@ -1577,13 +1608,28 @@ school_row(struct render *r, const json_t *s, const char *month_start)
 	put_num(r, num(s, "uplink.at_target_pct"), "%");
 	put(r, "<br>");
 	put_num(r, num(s, "uplink.speed_mbps_min"), " Mbps");
+	/* Measured: the median download of the month's tests. */
+	if (num(s, "uplink.throughput.tests") > 0) {
+		put(r, "<br>");
+		put_l(r, L_MEASURED);
+		put_num(r, num(s, "uplink.throughput.median_mbps"), " Mbps");
+		if (json_is_true(get(s, "uplink.throughput.below_target")))
+			put(r, " ✗");
+	}
 	put(r, "</td><td class=\"n\">");
 	put_ratio(r, s, "classrooms.compliant", "classrooms.total");
 	put(r, "</td><td class=\"n\">");
 	put_num(r, num(s, "recording.rooms"), "");
 	put(r, " (");
 	put_num(r, num(s, "recording.available_pct"), "%");
-	put(r, ")</td><td class=\"n\">");
+	put(r, ")");
+	if (str(s, "recording.basis") != NULL) {
+		put(r, "<br><span class=\"code\">");
+		esc(r, term_text(bases, nitems(bases), str(s, "recording.basis"),
+		    r->en));
+		put(r, "</span>");
+	}
+	put(r, "</td><td class=\"n\">");
 	put_num(r, num(s, "completeness_pct"), "%");
 	put(r, "</td><td class=\"n\">");
 	put_num(r, num(s, "alerts.opened"), "");
@@ -1745,6 +1791,7 @@ enum csv_kind {
 	K_ROLE,
 	K_CAUSE,
 	K_SCHOOL_NAME, /* the name of the school whose code is at path */
+	K_BASIS,       /* a recording room's availability basis */
 };
 
 struct csv_col {
@@ -1766,11 +1813,20 @@ static const struct csv_col school_csv[] = {
     {"uplink.compliant", K_BOOL, {"出口达标", "Uplink compliant"}},
     {"uplink.speed_mbps_min", K_NUM,
         {"出口最低速率(Mbps)", "Uplink min speed (Mbps)"}},
+    {"uplink.throughput.tests", K_NUM, {"测速次数", "Throughput tests"}},
+    {"uplink.throughput.median_mbps", K_NUM,
+        {"实测下载中位数(Mbps)", "Measured download median (Mbps)"}},
+    {"uplink.throughput.worst_mbps", K_NUM,
+        {"实测下载最低(Mbps)", "Measured download worst (Mbps)"}},
+    {"uplink.throughput.below_target", K_BOOL,
+        {"实测低于目标", "Measured below target"}},
     {"classrooms.compliant", K_NUM, {"达标班级数", "Classrooms compliant"}},
     {"classrooms.total", K_NUM, {"班级数", "Classrooms"}},
     {"recording.rooms", K_NUM, {"录播室数", "Recording rooms"}},
     {"recording.available_pct", K_NUM,
         {"录播室可用率(%)", "Recording availability (%)"}},
+    {"recording.basis", K_BASIS,
+        {"录播室可用率依据", "Recording availability basis"}},
     {"completeness_pct", K_NUM, {"数据完整率(%)", "Data completeness (%)"}},
     {"alerts.opened", K_NUM, {"告警数", "Alerts opened"}},
     {"alerts.mttr_min", K_NUM, {"平均修复时间(分钟)", "MTTR (min)"}},
@@ -1797,6 +1853,9 @@ static const struct csv_col room_csv[] = {
     {"compliant", K_BOOL, {"达标", "Compliant"}},
     {"main_cause", K_CAUSE, {"主要原因", "Main cause"}},
     {"speed_mbps_min", K_NUM, {"最低速率(Mbps)", "Min speed (Mbps)"}},
+    {"available_pct", K_NUM,
+        {"录播室可用率(%)", "Recording availability (%)"}},
+    {"basis", K_BASIS, {"录播室可用率依据", "Recording availability basis"}},
 };
 
 static const struct csv_col town_csv[] = {
@@ -1819,6 +1878,16 @@ static const struct csv_col town_csv[] = {
     {"recording_rooms", K_NUM, {"录播室数", "Recording rooms"}},
     {"recording_available_pct", K_NUM,
         {"录播室可用率(%)", "Recording availability (%)"}},
+    {"recording_checked_rooms", K_NUM,
+        {"有主机检测的录播室数", "Recording rooms with host checks"}},
+    {"throughput.tests", K_NUM, {"测速次数", "Throughput tests"}},
+    {"throughput.schools_tested", K_NUM, {"测速学校数", "Schools tested"}},
+    {"throughput.median_mbps", K_NUM,
+        {"实测下载中位数(Mbps)", "Measured download median (Mbps)"}},
+    {"throughput.worst_mbps", K_NUM,
+        {"实测下载最低(Mbps)", "Measured download worst (Mbps)"}},
+    {"throughput.below_target", K_NUM,
+        {"实测低于目标的学校数", "Schools measured below target"}},
     {"completeness_pct", K_NUM, {"数据完整率(%)", "Data completeness (%)"}},
     {"alerts_opened", K_NUM, {"告警数", "Alerts opened"}},
     {"mttr_min", K_NUM, {"平均修复时间(分钟)", "MTTR (min)"}},
@@ -1906,6 +1975,10 @@ csv_cell(struct render *r, const struct csv_col *col, const json_t *obj,
 		csv_text(r->f,
 		    term_text(
 		        causes, nitems(causes), json_string_value(v), r->en));
+		break;
+	case K_BASIS:
+		csv_text(r->f,
+		    term_text(bases, nitems(bases), json_string_value(v), r->en));
 		break;
 	case K_SCHOOL_NAME: /* a code is a key, not a path: no get() */
 		csv_text(r->f,

@@ -21,6 +21,8 @@ struct conn {
 	struct tls *tls;	/* NULL when tls = off */
 	char key_school[64];	/* the school the agent's key is for */
 	uint64_t epoch;
+	uint16_t proto;		/* what we answered in WELCOME */
+	uint64_t id;		/* never reused while the collector runs */
 	int refs;		/* the open connection + queued reports */
 	bool closing, failing, reading, throttled;
 	bool got_bytes;		/* the peer has sent something */
@@ -52,6 +54,7 @@ struct server {
 	int handles;
 	bool paused;
 	uint64_t accepted, refused;
+	uint64_t conn_ids;
 };
 
 struct wreq {
@@ -249,6 +252,39 @@ conn_send_ack(struct conn *c, uint64_t epoch, uint64_t seq)
 	buf_free(&frame);
 }
 
+int
+conn_send_frame(struct conn *c, const struct buf *frame)
+{
+	if (c->closing || c->failing || c->ag == NULL)
+		return -1;
+	return conn_write(c, frame);
+}
+
+size_t
+server_probe_peers(struct server *s, struct probe_peer **out)
+{
+	struct probe_peer *v = NULL;
+	size_t n = 0;
+
+	for (struct conn *c = s->conns; c; c = c->next) {
+		struct probe_peer *p;
+
+		if (c->ag == NULL || c->closing || c->failing ||
+		    c->proto < WIRE_PROTO_PROBES || c->ag->conn != c)
+			continue;
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		p = &v[n++];
+		memset(p, 0, sizeof(*p));
+		snprintf(p->agent, sizeof(p->agent), "%s", c->ag->name);
+		snprintf(p->school, sizeof(p->school), "%s", c->ag->school);
+		p->conn = c;
+		p->conn_id = c->id;
+		conn_ref(c);
+	}
+	*out = v;
+	return n;
+}
+
 static bool
 valid_ident(const char *s)
 {
@@ -324,13 +360,17 @@ handle_hello(struct conn *c, const uint8_t *p, size_t len)
 	wel.epoch = h.epoch;
 	wel.acked_seq = ag->acked_seq;
 	wel.server_time_ms = time_now_ms();
+	/* Only an agent that speaks probes gets our proto (and later CHECKS
+	 * and PROBE_REQUEST): an older one refuses the trailing field. */
+	c->proto = h.proto >= WIRE_PROTO_PROBES ? WIRE_PROTO : WIRE_PROTO_BASE;
+	wel.proto = c->proto;
 	buf_init(&frame, WIRE_HEADER_LEN + 64);
 	if (wire_encode_welcome(&frame, &wel) == 0)
 		(void)conn_write(c, &frame);
 	buf_free(&frame);
-	log_info("agent %s (school %s, %s) connected from %s; stored up to "
-		 "seq %llu",
-	    h.agent, h.school, h.software, c->peer,
+	log_info("agent %s (school %s, %s, protocol %u) connected from %s; "
+		 "stored up to seq %llu",
+	    h.agent, h.school, h.software, c->proto, c->peer,
 	    (unsigned long long)ag->acked_seq);
 }
 
@@ -682,6 +722,7 @@ on_connection(uv_stream_t *listener, int status)
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
+	c->id = ++s->conn_ids;
 	c->s = s;
 	c->refs = 1;
 	buf_init(&c->in, WIRE_MAX_FRAME + READ_CHUNK);

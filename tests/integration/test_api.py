@@ -23,6 +23,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -344,6 +345,84 @@ def main():
     for q in ("limit=0", "limit=abc", "limit=5001"):
         status, _, _ = api.call("/api/v1/alerts?" + q, viewer)
         h.check(status == 400, "alerts?%s: 400" % q)
+
+    h.step("throughput tests and recording rooms")
+    # Rows written by SQL, as the scheduler and the host checks would (their
+    # own tests drive them from real agents).
+    now = int(time.time() * 1000)
+    db = sqlite3.connect(county.db, timeout=10)
+    db.executemany(
+        "INSERT INTO probe_throughput(school_code, reason, state, requested_ms, finished_ms, agent,"
+        " max_bytes, max_ms, streams, down_mbps, up_mbps, down_bytes, up_bytes, served_bytes,"
+        " uplink_mbps, error) VALUES(?, 'schedule', ?, ?, ?, ?, 100000000, 10000, 4, ?, ?, ?, ?, ?, ?, ?)",
+        [("s001", "done", now - 7200000, now - 7190000, "s001", 280.5, 300.25, 35000000, 37500000,
+          72500000, 1000, ""),
+         ("s001", "failed", now - 3600000, now - 3590000, "s001", None, None, None, None, 0, None,
+          "no answer in time"),
+         ("s002", "done", now - 1800000, now - 1790000, "s002", 910.0, 905.0, 100000000, 100000000,
+          200000000, 1000, "")])
+    rec = db.execute("SELECT id, school_code, room FROM inventory WHERE role = 'recording'"
+                     " AND valid_to IS NULL ORDER BY id").fetchall()
+    if rec:
+        db.execute("UPDATE inventory SET probe = 'http://127.0.0.1:9/' WHERE id = ?", (rec[0][0],))
+        db.execute("INSERT INTO recording_state(inventory_id, t_start, t_end, interval_ms, host_ok,"
+                   " port_ok, available, status, time_ms, error) VALUES(?, ?, ?, 60000, 0, 1, 0, NULL,"
+                   " NULL, 'connection refused')", (rec[0][0], now - 600000, now))
+    db.commit()
+    db.close()
+    got = api.json("/api/v1/throughput", viewer)["throughput"]
+    want = json.loads(cli(county, "throughput", "--json"))["throughput"]
+    h.check([t["id"] for t in got] == [t["id"] for t in want] and len(got) == 3
+            and [t["school"] for t in got] == ["s002", "s001", "s001"],
+            "GET /api/v1/throughput: the 3 tests, newest first, as `throughput --json`", h._short(got))
+    h.check(got[2]["down_mbps"] == 280.5 and got[2]["uplink_mbps"] == 1000 and got[1]["down_mbps"] is None
+            and got[1]["error"] == "no answer in time" and got[2]["served_bytes"] == 72500000,
+            "a done test's Mbps, uplink and bytes; a failed one's error")
+    mine = api.json("/api/v1/throughput?school=s001&limit=1", viewer)["throughput"]
+    h.check([t["state"] for t in mine] == ["failed"], "?school=s001&limit=1: its newest test only")
+    text = cli(county, "throughput", "--school", "s001")
+    h.check(re.search(r"\bdone\b.*\b28[01]/300\b.*1000", text) is not None,
+            "`throughput --school s001` lists the done test as 280/300 Mbps on a 1000 Mbps uplink", text)
+    one = api.json("/api/v1/schools/s001", viewer)["schools"][0]
+    brief = {s["code"]: s for s in api.json("/api/v1/schools?brief=1", viewer)["schools"]}
+    h.check(one["throughput"]["down_mbps"] == 280.5 and one["throughput"]["up_mbps"] == 300.25
+            and one["throughput"]["uplink_mbps"] == 1000 and one["throughput"]["at"]
+            and brief["s002"]["throughput"]["down_mbps"] == 910.0,
+            "schools (one, brief): the latest done test, not the newer failed one", h._short(one["throughput"]))
+    recs = api.json("/api/v1/recording", viewer)["recording"]
+    h.check(recs == json.loads(cli(county, "recording", "--json"))["recording"]
+            and len(recs) == len(rec), "GET /api/v1/recording: every recording room (%d), as the CLI" % len(rec))
+    if rec:
+        r0 = [r for r in recs if r["inventory_id"] == rec[0][0]][0]
+        h.check(r0["state"] == "unavailable" and r0["available"] is False
+                and r0["why"] == "host: connection refused" and r0["available_7d_pct"] == 0,
+                "the checked room: unavailable, why, 0 % of its checked school hours", h._short(r0))
+        h.check(all(r["state"] == "unknown" and r["available"] is None for r in recs if r is not r0),
+                "rooms never checked: unknown")
+        sch = api.json("/api/v1/schools/%s" % rec[0][1], viewer)["schools"][0]
+        h.check(sch["recording"]["available"] == 0 and sch["recording"]["rooms"] >= 1
+                and sch["recording"]["unknown"] == sch["recording"]["rooms"] - 1,
+                "the school's recording figures", repr(sch["recording"]))
+    status, _, body = api.call("/api/v1/throughput", viewer, "POST", {"school": "s001"})
+    h.check(status == 403, "a read-only token may not ask for a test: 403")
+    status, _, body = api.call("/api/v1/throughput", boss, "POST", {"school": "s001"})
+    first = json.loads(body)
+    h.check(status == 202 and first["state"] == "requested" and first["id"] > 0,
+            "an admin asks for a test of s001: 202 with its id", (status, body[:200]))
+    status, _, body = api.call("/api/v1/throughput", boss, "POST", {"school": "s001"})
+    h.check(status == 200 and json.loads(body)["id"] == first["id"],
+            "asking again while it is open: 200 with the same id", (status, body[:200]))
+    asked = api.json("/api/v1/throughput?school=s001&limit=1", viewer)["throughput"][0]
+    h.check(asked["id"] == first["id"] and asked["reason"] == "demand" and asked["requested_by"] == "boss",
+            "the listing shows it: reason demand, asked by the token's name", h._short(asked))
+    for body_, what, code in (({"school": "s999"}, "an unknown school", 404), ({}, "no school", 400),
+                              ({"school": 7}, "a school that is not text", 400)):
+        status, _, body = api.call("/api/v1/throughput", boss, "POST", body_)
+        h.check(status == code, "%s: %d (%s)" % (what, code, json.loads(body)["error"]))
+    status, headers, _ = api.call("/api/v1/throughput", boss, "PUT", raw=b"")
+    h.check(status == 405 and headers.get("Allow") == "GET, HEAD, POST", "PUT /api/v1/throughput: 405, Allow")
+    status, _, _ = api.call("/api/v1/throughput?limit=0", viewer)
+    h.check(status == 400, "throughput?limit=0: 400")
 
     h.step("maintenance windows over HTTP")
     window = {"school": "s001", "for": "2h", "reason": "更换接入交换机"}

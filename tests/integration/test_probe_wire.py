@@ -281,14 +281,10 @@ def main():
                 else " (this collector does not say proto 2 yet)"))
 
     h.step("protocol 2: a THROUGHPUT and a HOST PROBE")
-    # At this commit ingest.c stores every PROBE kind through
-    # db_store_probe, which writes the probe_latency row of a latency round
-    # (a throughput result or host check lands there with sent = 0): it is
-    # ACKed like any sequenced frame. The "store" helper makes HOST results
-    # recording_state intervals and "sched" stores THROUGHPUT results in
-    # their probe_throughput row; then they must no longer show in
-    # probe_latency. Either way the collector answers (ACK, or an ERROR
-    # and a close) and keeps running.
+    # A THROUGHPUT result belongs in its probe_throughput row and a HOST
+    # check in recording_state; these name a test (7) and an inventory row
+    # (100) the collector does not have, so both are ACKed (their seq is
+    # done) and stored nowhere: no probe_latency row either.
     before = stored(db_path)
     results = {}
     for seq, what, payload in ((11, "THROUGHPUT", throughput_payload(11, t0 + 30, ref=7)),
@@ -314,12 +310,10 @@ def main():
     after = stored(db_path)
     new_labels = sorted(set(r[0] for r in after) - set(r[0] for r in before))
     print("  note  rows added to probe_latency by them: %s" % new_labels)
-    # What the collector does now (b9333f0): both ACKed and both in
-    # probe_latency. When "store"/"sched" land, change this check to the
-    # new tables (probe_throughput, recording_state) and no new rows here.
     h.check(results["THROUGHPUT"][0] == "ack" and results["HOST"][0] == "ack"
-            and len(after) == len(before) + 2,
-            "now: both ACKed and stored as probe_latency rows (%d -> %d)" % (len(before), len(after)))
+            and len(after) == len(before),
+            "both ACKed, neither stored as a latency round (%d -> %d rows)"
+            % (len(before), len(after)))
     rows = h.collector_json(collector_bin, conf, "probes")["probes"]
     h.check(col.alive() and isinstance(rows, list),
             "`probes --json` still answers (%d rows)" % len(rows))

@@ -273,7 +273,10 @@ def check_golden(rep):
     eq(a["uplink"]["at_target_pct"], 100.0, "A uplink at target")
     eq((a["uplink"]["speed_mbps_min"], a["uplink"]["speed_mbps_max"]), (1000, 1000), "A uplink speeds")
     eq(a["classrooms"], {"total": 2, "known": 2, "compliant": 2}, "A classrooms")
-    eq(a["recording"], {"rooms": 1, "available_pct": 96.15}, "A recording")
+    eq(a["recording"], {"rooms": 1, "available_pct": 96.15, "checked_rooms": 0, "basis": "port"},
+       "A recording (no host checks: its port)")
+    eq(a["uplink"]["throughput"], {"tests": 0, "median_mbps": None, "worst_mbps": None, "uplink_mbps": None,
+                                   "below_target": None}, "A has no throughput test")
     eq(a["alerts"], {"opened": 2, "recovered": 2, "mttr_min": 150.0}, "A alerts")
     eq(a["counted_from"], "2026-10-01", "A counted from")
     eq((b["status"], b["main_cause"], b["counted_from"]), ("fail", "uplink_speed_low", "2026-10-15"),
@@ -286,7 +289,8 @@ def check_golden(rep):
     eq(b["alerts"], {"opened": 1, "recovered": 0, "mttr_min": None}, "B alerts")
     eq((c["status"], c["main_cause"], c["school_min"], c["known_min"]),
        ("fail", "half_duplex", 9360.0, 9360.0), "C (教学点 hours) fails, main cause")
-    eq(c["recording"], {"rooms": 0, "available_pct": None}, "C has no recording room")
+    eq(c["recording"], {"rooms": 0, "available_pct": None, "checked_rooms": 0, "basis": None},
+       "C has no recording room")
     eq((dd["status"], dd["main_cause"], dd["completeness_pct"], dd["uplink"]["compliant"]),
        ("unknown", "no_data", 0.0, None), "D has no data: unknown, never up or down")
 
@@ -421,6 +425,7 @@ def main():
     h.step("formats")
     check_csv(collector, conf, wd)
     check_html(collector, conf, wd, rep["content_hash"])
+    check_probes(collector, conf, db)
     db.close()
 
     h.step("bad input is refused with a clear error")
@@ -431,6 +436,75 @@ def main():
         r = subprocess.run([collector, "-c", conf, "report"] + args, capture_output=True, timeout=30)
         err = r.stderr.decode("utf-8", "replace")
         h.check(r.returncode != 0 and args[-1] in err, "%s refused: %s" % (what, err.strip()[:120]))
+
+
+def check_probes(collector, conf, db):
+    """Host checks and throughput tests, written as the collector stores them.
+
+    A's 录播室 gets host checks (recording_state) from Sep 20 on: available
+    but for its port's dark morning (Oct 14 08:00-12:00, 240), its host down
+    Tue Oct 27 14:00-16:00 (120), and no check at all Wed Oct 28 08:00-12:00
+    (240, unknown): available 6240 - 600 = 5640 of 6000 checked = 94.0 %
+    (the port alone said 96.15). September: all available, so -6.0 points.
+    Throughput (download, done in October): A 900, 850, 600 on a 1000 Mbps
+    uplink: median 850, worst 600, not below 70 %; B 60 on its 100 Mbps
+    uplink: below; C 500, uplink speed not stored: its highest in the month
+    (1000) counts: below. Not counted: A's September test, B's failed one.
+    District: 3 schools tested, 5 tests, median of medians 500, worst 60,
+    2 below target; 城东镇 (A, B) median (850 + 60) / 2 = 455.
+    """
+    h.step("host checks and throughput tests")
+    rec = db.execute("SELECT id FROM inventory WHERE school_code = 'A' AND role = 'recording'").fetchone()[0]
+    for t0, t1, host, port in ((START, ms(10, 14, 7), 1, 1), (ms(10, 14, 7), ms(10, 14, 13), 1, 0),
+                               (ms(10, 14, 13), ms(10, 27, 14), 1, 1), (ms(10, 27, 14), ms(10, 27, 16), 0, 1),
+                               (ms(10, 27, 16), ms(10, 28, 8), 1, 1), (ms(10, 28, 12), END, 1, 1)):
+        db.execute("INSERT INTO recording_state(inventory_id, t_start, t_end, interval_ms, host_ok, port_ok,"
+                   " available, status, error) VALUES(?, ?, ?, 60000, ?, ?, ?, ?, ?)",
+                   (rec, t0, t1, host, port, host and port, 200 if host else None, "" if host else "refused"))
+    for code, state, finished, down, uplink in (("A", "done", ms(10, 9, 20), 900, 1000),
+                                                ("A", "done", ms(10, 16, 20), 850, 1000),
+                                                ("A", "done", ms(10, 28, 20), 600, 1000),
+                                                ("A", "done", ms(9, 28, 20), 100, 1000),
+                                                ("B", "done", ms(10, 20, 20), 60, 100),
+                                                ("B", "failed", ms(10, 21, 20), None, 100),
+                                                ("C", "done", ms(10, 22, 20), 500, None)):
+        db.execute("INSERT INTO probe_throughput(school_code, reason, state, requested_ms, finished_ms,"
+                   " max_bytes, max_ms, streams, down_mbps, up_mbps, uplink_mbps)"
+                   " VALUES(?, 'schedule', ?, ?, ?, 100000000, 10000, 4, ?, ?, ?)",
+                   (code, state, finished - 60000, finished, down, down, uplink))
+    db.commit()
+    rep = report_json(collector, conf)
+    a, b, c = (by(rep["schools"], "code", x) for x in "ABC")
+    eq(a["recording"], {"rooms": 1, "available_pct": 94.0, "checked_rooms": 1, "basis": "checks"},
+       "A recording by its host checks")
+    room = [r for r in rep["rooms"] if r["school"] == "A" and r["role"] == "recording"][0]
+    eq((room["available_pct"], room["basis"], room["at_target_pct"]), (94.0, "checks", 96.15),
+       "A 录播室: available by checks, its port's own share unchanged")
+    d = rep["district"]
+    eq((d["recording_available_pct"], d["recording_checked_rooms"], d["change"]["recording_available_pct"]),
+       (94.0, 1, -6.0), "district recording availability, rooms with checks, change")
+    eq(a["uplink"]["throughput"], {"tests": 3, "median_mbps": 850.0, "worst_mbps": 600.0, "uplink_mbps": 1000,
+                                   "below_target": False}, "A throughput")
+    eq(b["uplink"]["throughput"], {"tests": 1, "median_mbps": 60.0, "worst_mbps": 60.0, "uplink_mbps": 100,
+                                   "below_target": True}, "B throughput: below 70 % of its 100 Mbps uplink")
+    eq((c["uplink"]["throughput"]["uplink_mbps"], c["uplink"]["throughput"]["below_target"]), (None, True),
+       "C: no stored uplink speed, its highest (1000) counts: below")
+    eq(d["throughput"], {"schools_tested": 3, "tests": 5, "median_mbps": 500.0, "worst_mbps": 60.0,
+                         "below_target": 2}, "district throughput")
+    eq(by(rep["towns"], "town", "城东镇")["throughput"],
+       {"schools_tested": 2, "tests": 4, "median_mbps": 455.0, "worst_mbps": 60.0, "below_target": 1},
+       "城东镇 throughput")
+    raw = report_json(collector, conf, raw=True)
+    eq(raw["content_hash"], rep["content_hash"], "the same from the raw intervals")
+    r = report(collector, conf, "--format", "csv", "--lang", "en")
+    text = r.stdout.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    row = dict(zip(rows[0], [x for x in rows if x[1] == "A"][0]))
+    eq((row["Measured download median (Mbps)"], row["Recording availability (%)"],
+        row["Recording availability basis"]), ("850", "94", "host checks and port"), "the CSV says it, and which basis")
+    html = report(collector, conf, "--format", "html").stdout.decode("utf-8")
+    h.check("实测 850 Mbps" in html and "主机检测+端口" in html and "录播室覆盖缺口" in html,
+            "the HTML shows the measured median, the basis, and explains the coverage gap")
 
 
 def report_json_args(collector, conf, *args):

@@ -696,6 +696,12 @@ class County:
                                          self.collector_port)
         self.dir = wd.sub("county")
         self.logs = wd.sub("logs")
+        # The probe server on a port of its own (not the default 7472, which
+        # tests running side by side would share).
+        collector_probe = dict(collector_probe or {})
+        collector_probe.setdefault("listen", "%s:%d" % (self.collector_addr.rsplit(":", 1)[0],
+                                                        free_port("tcp")))
+        self.probe_listen = collector_probe["listen"]
         self.manifest = gen_county.generate(self.dir, self.snmp_port, self.collector_addr,
                                             schools=schools, seed=seed, poll_interval=poll_interval,
                                             timeout=timeout, retries=retries, probe=probe,

@@ -9,10 +9,7 @@
 #include <criterion/criterion.h>
 #include <ini.h>
 
-/* Both daemons name their [probe] section's struct probe_conf. */
-#define probe_conf agent_probe_conf
 #include "agent.h"
-#undef probe_conf
 #include "collector.h"
 #include "tmpdir.h"
 

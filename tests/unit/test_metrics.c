@@ -138,15 +138,15 @@ county(void)
 	     * and dns (nothing answered); a3's one round, answered once. */
 	    "INSERT INTO probe_latency(agent_id, school, label, target, t_ms,"
 	    " interval_ms, sent, answered, rtt_min_us, rtt_avg_us, rtt_max_us,"
-	    " jitter_us, error) VALUES"
+	    " jitter_us, error, epoch, seq) VALUES"
 	    " (1, 's001', 'collector', '10.0.0.1:7470', 1700000000000, 60000,"
-	    "  5, 5, 900, 1000, 1100, 50, ''),"
+	    "  5, 5, 900, 1000, 1100, 50, '', 1, 1),"
 	    " (1, 's001', 'collector', '10.0.0.1:7470', 1700000060500, 60000,"
-	    "  5, 4, 98000, 101500, 106000, 3100, ''),"
+	    "  5, 4, 98000, 101500, 106000, 3100, '', 1, 3),"
 	    " (1, 's001', 'dns', '[2001:db8::53]:53', 1700000060000, 60000,"
-	    "  5, 0, NULL, NULL, NULL, NULL, 'cannot resolve'),"
+	    "  5, 0, NULL, NULL, NULL, NULL, 'cannot resolve', 1, 2),"
 	    " (3, 's003', 'collector', '10.0.0.1:7470', 1700000000000, 60000,"
-	    "  3, 1, 2000, 2000, 2000, NULL, '');"
+	    "  3, 1, 2000, 2000, 2000, NULL, '', 1, 1);"
 	    "INSERT INTO probe_last(agent_id, label, t_ms) VALUES"
 	    " (1, 'collector', 1700000060500), (1, 'dns', 1700000060000),"
 	    " (3, 'collector', 1700000000000);");
@@ -365,6 +365,61 @@ Test(metrics, probes)
 	sqlite3_close(db);
 }
 
+static void check_families(const char *m);
+
+/* Throughput tests: s001's latest done one (not the newer failed one),
+ * s002's with no upload; recording rooms: fresh, stale, never checked. */
+Test(metrics, throughput_and_recording)
+{
+	sqlite3 *db = county();
+	char sql[2048], *m;
+	long long now = (long long)time_now_ms();
+
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO probe_throughput(school_code, reason, state,"
+	    " requested_ms, finished_ms, max_bytes, max_ms, streams,"
+	    " down_mbps, up_mbps) VALUES"
+	    " ('s001', 'schedule', 'done', 1000, 1700000000500, 1, 1, 1,"
+	    "  280.5, 300),"
+	    " ('s001', 'schedule', 'failed', 2000, 1700000100000, 1, 1, 1,"
+	    "  NULL, NULL),"
+	    " ('s001', 'demand', 'requested', 3000, NULL, 1, 1, 1, NULL, NULL),"
+	    " ('s002', 'schedule', 'done', 1000, 1700000000000, 1, 1, 1,"
+	    "  95, NULL);"
+	    "INSERT INTO inventory(school_code, role, room, switch, port,"
+	    " valid_from) VALUES ('s003', 'recording', '录播室', 'sw3',"
+	    " 'Gi0/5', 0), ('s003', 'recording', '录播室2', 'sw3', 'Gi0/6', 0);"
+	    "INSERT INTO recording_state(inventory_id, t_start, t_end,"
+	    " interval_ms, host_ok, port_ok, available, error)"
+	    " SELECT id, %lld, %lld, 60000, 0, 1, 0, 'refused' FROM inventory"
+	    " WHERE school_code = 's002' AND role = 'recording';"
+	    "INSERT INTO recording_state(inventory_id, t_start, t_end,"
+	    " interval_ms, host_ok, port_ok, available)"
+	    " SELECT id, %lld, %lld, 60000, 1, 1, 1 FROM inventory"
+	    " WHERE room = '录播室' AND school_code = 's003';",
+	    now - 600000, now, now - 7200000, now - 3600000);
+	exec_sql(db, sql);
+	m = scrape(db);
+	LINE(m, "schoolnet_throughput_down_mbps{school=\"s001\"} 280.5");
+	LINE(m, "schoolnet_throughput_up_mbps{school=\"s001\"} 300");
+	LINE(m, "schoolnet_throughput_last_timestamp_seconds{school=\"s001\"}"
+		" 1700000000.5");
+	LINE(m, "schoolnet_throughput_down_mbps{school=\"s002\"} 95");
+	NO_PREFIX(m, "schoolnet_throughput_up_mbps{school=\"s002\"}");
+	NO_PREFIX(m, "schoolnet_throughput_down_mbps{school=\"s003\"}");
+	LINE(m, "schoolnet_throughput_tests_total{state=\"done\"} 2");
+	LINE(m, "schoolnet_throughput_tests_total{state=\"failed\"} 1");
+	LINE(m, "schoolnet_throughput_tests_open{state=\"requested\"} 1");
+	LINE(m, "schoolnet_throughput_tests_open{state=\"running\"} 0");
+	LINE(m, "schoolnet_recording_available{school=\"s002\","
+		"room=\"录播室\",switch=\"sw2\",port=\"Gi0/3\"} 0");
+	/* Stale (an hour old) and never checked: unknown, absent. */
+	NO_PREFIX(m, "schoolnet_recording_available{school=\"s003\"");
+	check_families(m);
+	free(m);
+	sqlite3_close(db);
+}
+
 static const char *const families[] = {"port_speed_mbps", "port_up",
     "port_in_bytes_per_second", "port_out_bytes_per_second",
     "port_errors_per_minute", "port_fresh", "port_target_mbps",
@@ -373,7 +428,10 @@ static const char *const families[] = {"port_speed_mbps", "port_up",
     "town_classrooms_below", "agent_last_heard_timestamp_seconds",
     "agent_reporting", "agent_spool_dropped", "agent_spool_pending",
     "probe_rtt_seconds", "probe_loss_ratio", "probe_jitter_seconds",
-    "probe_last_timestamp_seconds", "alerts_open", "collector_start_time_seconds",
+    "probe_last_timestamp_seconds", "throughput_down_mbps",
+    "throughput_up_mbps", "throughput_last_timestamp_seconds",
+    "throughput_tests_total", "throughput_tests_open", "recording_available",
+    "alerts_open", "collector_start_time_seconds",
     "collector_agent_connections", "collector_handshakes",
     "collector_reports_stored_total", "collector_duplicates_total",
     "collector_writer_queue_depth", "collector_writer_queue_max",

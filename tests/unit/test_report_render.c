@@ -121,27 +121,31 @@ Test(report_csv, school_level)
 
 	assert_header(&zh,
 	    "城镇,学校代码,学校名称,类型,镇区学校,达标状态,主要原因,"
-	    "出口达标时间占比(%),出口达标,出口最低速率(Mbps),达标班级数,班级数,"
-	    "录播室数,录播室可用率(%),数据完整率(%),告警数,平均修复时间(分钟),"
-	    "统计起始日");
+	    "出口达标时间占比(%),出口达标,出口最低速率(Mbps),测速次数,"
+	    "实测下载中位数(Mbps),实测下载最低(Mbps),实测低于目标,达标班级数,"
+	    "班级数,录播室数,录播室可用率(%),录播室可用率依据,数据完整率(%),"
+	    "告警数,平均修复时间(分钟),统计起始日");
 	assert_header(&en,
 	    "Town,School code,School,Type,Town seat,Status,Main cause,"
 	    "Uplink at target (%),Uplink compliant,Uplink min speed (Mbps),"
+	    "Throughput tests,Measured download median (Mbps),"
+	    "Measured download worst (Mbps),Measured below target,"
 	    "Classrooms compliant,Classrooms,Recording rooms,"
-	    "Recording availability (%),Data completeness (%),Alerts opened,"
-	    "MTTR (min),Counted from");
+	    "Recording availability (%),Recording availability basis,"
+	    "Data completeness (%),Alerts opened,MTTR (min),Counted from");
 	cr_assert_eq(crlf_lines(&zh), 1 + 4);
 	cr_assert_eq(crlf_lines(&en), 1 + 4);
 	/* Numbers plain, null as an empty field, words translated. */
 	assert_has(&zh,
-	    "\r\n城关镇,s001,城关一小,小学,是,达标,,100,是,1000,1,1,"
-	    "1,99,100,1,15,2026-11-01\r\n");
+	    "\r\n城关镇,s001,城关一小,小学,是,达标,,100,是,1000,2,920.5,880,"
+	    "否,1,1,1,99,主机检测+端口,100,1,15,2026-11-01\r\n");
 	assert_has(&zh,
-	    "\r\n河口镇,s102,河口村小,小学,否,未知,无监测数据,,,,0,0,"
-	    "0,,0,0,,2026-11-10\r\n");
+	    "\r\n河口镇,s102,河口村小,小学,否,未知,无监测数据,,,,0,,,,0,0,"
+	    "0,,,0,0,,2026-11-10\r\n");
 	assert_has(&en,
 	    "\r\n河口镇,s102,河口村小,小学,no,unknown,no monitoring "
-	    "data,,,,0,0,0,,0,0,,2026-11-10\r\n");
+	    "data,,,,0,,,,0,0,0,,,0,0,,2026-11-10\r\n");
+	assert_has(&en, ",100,port only,");
 	/* RFC 4180: a comma or a quote quotes the field, quotes doubled. */
 	assert_has(&zh, ",s002," HOSTILE_CSV ",初中,是,未达标,部分班级未达标,");
 	free(zh.buf);
@@ -159,22 +163,25 @@ Test(report_csv, classroom_level)
 	    "学校代码,学校名称,城镇,用途,房间,交换机,端口,目标速率(Mbps),"
 	    "在校时段(分钟),达标(分钟),速率不足(分钟),半双工(分钟),"
 	    "错误包过多(分钟),断开(分钟),无数据(分钟),达标时间占比(%),达标,"
-	    "主要原因,最低速率(Mbps)");
+	    "主要原因,最低速率(Mbps),录播室可用率(%),录播室可用率依据");
 	assert_header(&en,
 	    "School code,School,Town,Role,Room,Switch,Port,Target (Mbps),"
 	    "School hours (min),At target (min),Speed low (min),"
 	    "Half duplex (min),Errors (min),Down (min),No data (min),"
-	    "At target (%),Compliant,Main cause,Min speed (Mbps)");
+	    "At target (%),Compliant,Main cause,Min speed (Mbps),"
+	    "Recording availability (%),Recording availability basis");
 	cr_assert_eq(crlf_lines(&zh), 1 + 10);
 	cr_assert_eq(crlf_lines(&en), 1 + 10);
 	assert_has(&zh,
 	    "\r\ns002," HOSTILE_CSV ",城关镇,班级,"
 	    "\"七年级2班, \"\"东\"\"\",core,Gi0/6,100,7200,4444,"
-	    "2684,0,0,0,72,62.35,否,速率不足,10\r\n");
+	    "2684,0,0,0,72,62.35,否,速率不足,10,,\r\n");
 	assert_has(&en,
 	    "\r\ns102,河口村小,河口镇,uplink,学校出口,sw-1,Gi0/1,"
-	    "1000,5400,0,0,0,0,0,5400,,,no monitoring data,\r\n");
+	    "1000,5400,0,0,0,0,0,5400,,,no monitoring data,,,\r\n");
 	assert_has(&en, ",recording room,");
+	/* A recording room: its availability and what it is measured by. */
+	assert_has(&en, ",1000,98.5,host checks and port\r\n");
 	free(zh.buf);
 	free(en.buf);
 	json_decref(rep);
@@ -189,7 +196,8 @@ Test(report_csv, town_level)
 	    "城镇,学校数,有数据学校数,达标学校数,学校达标率(%),出口达标学校数,"
 	    "班级数,有数据班级数,达标班级数,班级达标率(%),镇区学校数,"
 	    "有录播室的镇区学校数,录播室覆盖率(%),录播室数,录播室可用率(%),"
-	    "数据完整率(%),告警数,平均修复时间(分钟),学校达标率较上月(百分点),"
+	    "有主机检测的录播室数,测速次数,测速学校数,实测下载中位数(Mbps),"
+	    "实测下载最低(Mbps),实测低于目标的学校数,数据完整率(%),告警数,平均修复时间(分钟),学校达标率较上月(百分点),"
 	    "班级达标率较上月(百分点),录播室覆盖率较上月(百分点),"
 	    "录播室可用率较上月(百分点)");
 	assert_header(&en,
@@ -199,6 +207,9 @@ Test(report_csv, town_level)
 	    "Classrooms compliant (%),Town-seat schools,"
 	    "Town-seat schools with recording,Recording coverage (%),"
 	    "Recording rooms,Recording availability (%),"
+	    "Recording rooms with host checks,Throughput tests,Schools tested,"
+	    "Measured download median (Mbps),Measured download worst (Mbps),"
+	    "Schools measured below target,"
 	    "Data completeness (%),Alerts opened,MTTR (min),"
 	    "Schools passing change (pts),Classrooms compliant change (pts),"
 	    "Recording coverage change (pts),"
@@ -206,11 +217,11 @@ Test(report_csv, town_level)
 	/* Two towns, then the district; a change may be negative or 0. */
 	cr_assert_eq(crlf_lines(&zh), 1 + 2 + 1);
 	assert_has(&zh,
-	    "\r\n城关镇,2,2,1,50,2,3,3,2,66.67,2,1,50,1,99,99.8,4,"
-	    "40,0,-8.33,0,0.5\r\n");
+	    "\r\n城关镇,2,2,1,50,2,3,3,2,66.67,2,1,50,1,99,1,2,1,920.5,880,0,"
+	    "99.8,4,40,0,-8.33,0,0.5\r\n");
 	assert_has(&zh,
-	    "\r\n全县,4,3,2,66.67,3,4,4,3,75,3,2,66.67,2,99.5,80.12,"
-	    "5,42.5,16.67,-5,0,\r\n");
+	    "\r\n全县,4,3,2,66.67,3,4,4,3,75,3,2,66.67,2,99.5,1,3,2,930.25,880,"
+	    "0,80.12,5,42.5,16.67,-5,0,\r\n");
 	assert_has(&en, "\r\nDistrict,4,3,");
 	free(zh.buf);
 	free(en.buf);
@@ -321,6 +332,12 @@ Test(report_html, sample_zh)
 	assert_has(&o, "速率不足"); /* the failing classroom's cause */
 	assert_has(&o, "自 2026-11-10 起统计"); /* added mid-month */
 	assert_has(&o, "sha256:3f6c0a1d");
+	/* Measured throughput, the recording basis, the coverage gap. */
+	assert_has(&o, "实测 920.5 Mbps");
+	assert_has(&o, "主机检测+端口");
+	assert_has(&o, "仅端口");
+	assert_has(&o, "录播室覆盖缺口");
+	assert_has(&o, "实测低于目标 / 测速学校");
 	free(o.buf);
 	json_decref(rep);
 }
@@ -340,6 +357,9 @@ Test(report_html, sample_en)
 	assert_has(&o, "A recording room in every town-seat school");
 	assert_has(&o, "speed below target");
 	assert_has(&o, HOSTILE_HTML);
+	assert_has(&o, "measured 940 Mbps");
+	assert_has(&o, "host checks and port");
+	assert_has(&o, "Measured throughput");
 	free(o.buf);
 	json_decref(rep);
 }
@@ -378,7 +398,7 @@ Test(report_render, empty_arrays)
 	free(o.buf);
 	o = csv(rep, "town", true);
 	cr_assert_eq(o.rc, 0);
-	assert_has(&o, "\r\nDistrict,,,,,,,,,,,,,,,,,,,,,\r\n");
+	assert_has(&o, "\r\nDistrict,,,,,,,,,,,,,,,,,,,,,,,,,,,\r\n");
 	free(o.buf);
 	json_decref(rep);
 }
