@@ -8,7 +8,7 @@ host check, printed as JSON; `serve` is the throughput server).
     python3: a Python server sending 125 MB/s would itself be the
     bottleneck on this 2-core machine (and skew the CPU figures), and this
     is the same C server the unit tests use.  The collector's own probe
-    server will replace it later.
+    server, driven by the whole agent, is in test_lab_throughput.py.
   - the driver runs in the school, as the agent would;
   - tbf at 80, 500 and 1000 Mbit both ways: the probe (4 streams, 3 s,
     cut by time) against iperf3 (-P 4, -t 3) in the same lab, both
