@@ -115,9 +115,9 @@ def wait_probes(county, m, poll_interval):
     """Until every school has a finished throughput test and every recording
     room with a probe URL has been checked."""
     def done():
-        tests = json.loads(collector(county, "throughput", "--json"))["tests"]
+        tests = json.loads(collector(county, "throughput", "--json"))["throughput"]
         finished = {t["school"] for t in tests if t["state"] in ("done", "failed")}
-        rooms = json.loads(collector(county, "recording", "--json"))["rooms"]
+        rooms = json.loads(collector(county, "recording", "--json"))["recording"]
         unknown = [r for r in rooms if r.get("url") and r["available"] is None]
         if len(finished) < len(m["schools"]) or unknown:
             raise h.NotYet("%d of %d schools measured, %d recording rooms not checked yet"
