@@ -1109,33 +1109,62 @@ write_probes(FILE *out, const struct metrics *m)
 		    (double)m->probes[i].t_ms / 1000.0);
 }
 
+/* A school's latest done test: a value, or false to leave it out. */
+typedef bool (*test_value_fn)(const struct mthroughput *t, double *v);
+
+static bool
+test_down(const struct mthroughput *t, double *v)
+{
+	*v = t->down_mbps;
+	return !isnan(*v);
+}
+
+static bool
+test_up(const struct mthroughput *t, double *v)
+{
+	*v = t->up_mbps;
+	return !isnan(*v);
+}
+
+static bool
+test_at(const struct mthroughput *t, double *v)
+{
+	*v = (double)t->at_ms / 1000.0;
+	return true;
+}
+
+static const struct {
+	const char *name;
+	test_value_fn value;
+	const char *help;
+} test_families[] = {
+    {"throughput_down_mbps", test_down,
+        "Download the school's latest done throughput test measured, in "
+        "Mbit/s (absent: none, or that direction failed)."},
+    {"throughput_up_mbps", test_up,
+        "Upload the school's latest done throughput test measured, in "
+        "Mbit/s (absent: none, or that direction failed)."},
+    {"throughput_last_timestamp_seconds", test_at,
+        "When the school's latest done throughput test ended (Unix time)."},
+};
+
 static void
 write_throughput(FILE *out, const struct metrics *m)
 {
 	static const struct lab none;
 	char state[32];
 
-	family(out, "throughput_down_mbps", "gauge",
-	    "Download the school's latest done throughput test measured, in "
-	    "Mbit/s (absent: none, or that direction failed).");
-	for (size_t i = 0; i < m->n_tests; i++)
-		if (!isnan(m->tests[i].down_mbps))
-			sample(out, m, "throughput_down_mbps",
-			    m->tests[i].labels, NULL, m->tests[i].down_mbps);
-	family(out, "throughput_up_mbps", "gauge",
-	    "Upload the school's latest done throughput test measured, in "
-	    "Mbit/s (absent: none, or that direction failed).");
-	for (size_t i = 0; i < m->n_tests; i++)
-		if (!isnan(m->tests[i].up_mbps))
-			sample(out, m, "throughput_up_mbps", m->tests[i].labels,
-			    NULL, m->tests[i].up_mbps);
-	family(out, "throughput_last_timestamp_seconds", "gauge",
-	    "When the school's latest done throughput test ended (Unix "
-	    "time).");
-	for (size_t i = 0; i < m->n_tests; i++)
-		sample(out, m, "throughput_last_timestamp_seconds",
-		    m->tests[i].labels, NULL,
-		    (double)m->tests[i].at_ms / 1000.0);
+	for (size_t f = 0; f < nitems(test_families); f++) {
+		family(out, test_families[f].name, "gauge",
+		    test_families[f].help);
+		for (size_t i = 0; i < m->n_tests; i++) {
+			double v;
+
+			if (test_families[f].value(&m->tests[i], &v))
+				sample(out, m, test_families[f].name,
+				    m->tests[i].labels, NULL, v);
+		}
+	}
 	family(out, "throughput_tests_total", "counter",
 	    "Throughput tests stored, ended (done or failed) since the "
 	    "database began.");

@@ -423,8 +423,20 @@ school_finish(struct school_acc *a, struct school_probes *q, json_t *rows,
 			json_object_set_new(a->obj, "rooms", a->rooms);
 		json_array_append_new(rows, a->obj);
 	} else {
+		json_t *rec = school_recording(q, a->code, a->recording.total);
+		json_int_t rooms = json_integer_value(
+		    json_object_get(rec, "rooms"));
+		char avail[48] = "";
+
+		/* Where recording hosts are checked: how many are available. */
+		if (rooms > json_integer_value(json_object_get(rec, "unknown")))
+			snprintf(avail, sizeof(avail), ", %lld/%lld available",
+			    (long long)json_integer_value(
+				json_object_get(rec, "available")),
+			    (long long)rooms);
+		json_decref(rec);
 		fprintf(out, "%-8s %-7s %-8s uplink %-7s  classrooms %3d/%-3d ok  "
-		       "recording %d/%d ok%s  alerts %d  %s\n",
+		       "recording %d/%d ok%s%s  alerts %d  %s\n",
 		    a->code, state,
 		    json_string_value(json_object_get(a->obj, "town")),
 		    a->uplink.total == 0 ? "none"
@@ -432,7 +444,7 @@ school_finish(struct school_acc *a, struct school_probes *q, json_t *rows,
 		    : a->uplink.below		      ? "below"
 						      : "unknown",
 		    a->classrooms.ok, a->classrooms.total, a->recording.ok,
-		    a->recording.total, gap ? " (录播室 missing)" : "",
+		    a->recording.total, avail, gap ? " (录播室 missing)" : "",
 		    a->open_alerts,
 		    json_string_value(json_object_get(a->obj, "name")));
 		json_decref(a->obj);
@@ -473,8 +485,8 @@ query_schools(sqlite3 *db, const struct policy_conf *pc, const char *school,
 	int rc;
 
 	memset(&acc, 0, sizeof(acc));
-	if (json && (prepare(db, school_tp_sql, NULL, &q.tp) != 0 ||
-			prepare(db, school_rec_sql, NULL, &q.rec) != 0)) {
+	if ((json && prepare(db, school_tp_sql, NULL, &q.tp) != 0) ||
+	    prepare(db, school_rec_sql, NULL, &q.rec) != 0) {
 		sqlite3_finalize(q.tp);
 		json_decref(rows);
 		return 1;
@@ -566,7 +578,7 @@ query_alerts(sqlite3 *db, const char *school, bool open_only, int limit,
 	sqlite3_bind_int(st, 3, limit > 0 && limit < ALERTS_LIST_MAX ? limit
 								: ALERTS_LIST_MAX);
 	if (!json)
-		fprintf(out, "%6s %-6s %-18s %-8s %-24s %-20s %s\n", "id", "state",
+		fprintf(out, "%6s %-6s %-21s %-8s %-24s %-20s %s\n", "id", "state",
 		    "cause", "school", "port", "since",
 		    "room (acknowledged by)");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -577,7 +589,7 @@ query_alerts(sqlite3 *db, const char *school, bool open_only, int limit,
 			time_iso8601((uint64_t)sqlite3_column_int64(st, 10),
 			    since, sizeof(since));
 			/* Free text last: Chinese names break columns. */
-			fprintf(out, "%6lld %-6s %-18s %-8s %-24s %-20s %s%s%s%s\n",
+			fprintf(out, "%6lld %-6s %-21s %-8s %-24s %-20s %s%s%s%s\n",
 			    sqlite3_column_int64(st, 0),
 			    open ? "open" : "closed", text(st, 1), text(st, 3),
 			    *text(st, 9) ? text(st, 9) : text(st, 8), since,

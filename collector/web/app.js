@@ -59,7 +59,30 @@ const I18N = {
     "school.uplink_speed": "出口速率",
     "school.throughput": "实测带宽",
     "school.not_measured": "尚未测量",
-    "school.not_measured_hint": "链路测速将在后续版本提供",
+    "school.not_measured_hint": "还没有完成的测速",
+    "school.tp_val": "下行 {down} · 上行 {up}",
+    "school.tp_when": "测于 {when}",
+    "school.tp_link": "出口协商 {speed}",
+    "school.tp_low": "低于出口速率的 70%",
+    "school.run_test": "测一次",
+    "school.test_requested": "已请求测速 #{id}，等待代理执行…",
+    "school.test_running": "测速 #{id} 进行中…",
+    "school.test_done": "测速 #{id} 完成",
+    "school.test_failed": "测速 #{id} 失败：{error}",
+    "school.test_timeout": "测速 #{id} 还没有完成，稍后再看",
+    "school.rec_rooms": "录播室可用性",
+    "school.rec_none": "清单里没有这所学校的录播室。",
+    "school.rec_unavailable": "；{n} 间不可用",
+    "rec.available": "可用", "rec.unavailable": "不可用", "rec.unknown": "未知",
+    "rec.since": "自 {when}",
+    "rec.why.host": "录播主机无响应：{error}",
+    "rec.why.port": "网口未达标",
+    "rec.why.port_unknown": "网口状态未知",
+    "rec.why.no_url": "清单里没有检测地址",
+    "rec.why.never": "尚未检测",
+    "rec.why.stale": "检测已中断",
+    "col.since": "自",
+    "count.recording-unavailable": "不可用的录播室",
     "school.traffic": "出口当前流量",
     "school.traffic_val": "入 {in} · 出 {out}",
     "school.classrooms": "班级",
@@ -225,7 +248,30 @@ const I18N = {
     "school.uplink_speed": "Uplink speed",
     "school.throughput": "Measured throughput",
     "school.not_measured": "not measured yet",
-    "school.not_measured_hint": "link probes come in a later release",
+    "school.not_measured_hint": "no test has finished yet",
+    "school.tp_val": "down {down} · up {up}",
+    "school.tp_when": "measured {when}",
+    "school.tp_link": "uplink negotiates {speed}",
+    "school.tp_low": "below 70 % of the uplink",
+    "school.run_test": "Run a test",
+    "school.test_requested": "test #{id} requested, waiting for the agent…",
+    "school.test_running": "test #{id} running…",
+    "school.test_done": "test #{id} done",
+    "school.test_failed": "test #{id} failed: {error}",
+    "school.test_timeout": "test #{id} has not finished yet; look again later",
+    "school.rec_rooms": "Recording rooms: availability",
+    "school.rec_none": "The inventory lists no recording room for this school.",
+    "school.rec_unavailable": "; {n} not available",
+    "rec.available": "available", "rec.unavailable": "not available", "rec.unknown": "unknown",
+    "rec.since": "since {when}",
+    "rec.why.host": "recording host not answering: {error}",
+    "rec.why.port": "port below target",
+    "rec.why.port_unknown": "port state unknown",
+    "rec.why.no_url": "no probe URL in the inventory",
+    "rec.why.never": "not checked yet",
+    "rec.why.stale": "checks stopped",
+    "col.since": "Since",
+    "count.recording-unavailable": "Recording rooms unavailable",
     "school.traffic": "Uplink traffic now",
     "school.traffic_val": "in {in} · out {out}",
     "school.classrooms": "Classrooms",
@@ -746,7 +792,8 @@ function overviewPage(view) {
     countCard("schools-below-1g", "stat-bad"),
     countCard("classrooms-below-100m", "stat-bad"),
     countCard("unknown", "stat-unknown"),
-    countCard("recording-gap", "stat-bad"));
+    countCard("recording-gap", "stat-bad"),
+    countCard("recording-unavailable", "stat-bad"));
 
   const filter = h("input", { type: "search", class: "filter", placeholder: t("filter.placeholder"),
     "aria-label": t("filter.placeholder") });
@@ -793,12 +840,13 @@ function overviewPage(view) {
   }
 
   function paintSchools(schools) {
-    let below1g = 0, rooms = 0, unknown = 0, gap = 0;
+    let below1g = 0, rooms = 0, unknown = 0, gap = 0, recDown = 0;
     for (const x of schools) {
       if (x.meets_gigabit_uplink === false) below1g++;
       rooms += (x.classrooms && x.classrooms.below) || 0;
       if (x.state === "unknown") unknown++;
       if (x.recording_gap) gap++;
+      recDown += recordingUnavailable(x);
     }
     const set = (k, v) => { const el = $('[data-count="' + k + '"]', summary); el.textContent = String(v); el.parentNode.classList.toggle("zero", v === 0); };
     set("schools", schools.length);
@@ -806,6 +854,7 @@ function overviewPage(view) {
     set("classrooms-below-100m", rooms);
     set("unknown", unknown);
     set("recording-gap", gap);
+    set("recording-unavailable", recDown);
 
     /* Group by town, in the API's order; update cells in place. */
     const byTown = new Map();
@@ -884,6 +933,22 @@ function overviewPage(view) {
   return { title: () => t("title.overview") };
 }
 
+/* A school's recording rooms whose last check says not available (unknown ones are not counted). */
+function recordingUnavailable(x) {
+  const r = x.recording;
+  return r && typeof r === "object" ? Math.max(0, (r.rooms || 0) - (r.available || 0) - (r.unknown || 0)) : 0;
+}
+
+/* Why a recording room is not available (or not known), from the recording listing's fields. */
+function recordingWhy(r) {
+  if (r.state === "available") return "";
+  if (r.checked_at === null || r.checked_at === undefined) return t(r.url ? "rec.why.never" : "rec.why.no_url");
+  if (r.state === "unknown") return t("rec.why.stale");
+  if (r.host_ok === false) return t("rec.why.host", { error: r.error || (r.status ? "HTTP " + r.status : "—") });
+  if (r.port_ok === false) return t("rec.why.port");
+  return t("rec.why.port_unknown");
+}
+
 /* Put el at index i of parent, moving it only if it is not there already. */
 function placeAt(parent, el, i) {
   const at = parent.children[i];
@@ -960,6 +1025,13 @@ function schoolPage(view, code) {
   const fTraffic = h("dd", { "data-field": "traffic" }, "—");
   const fClass = h("dd", { "data-field": "classrooms" }, "—");
   const fRec = h("dd", { "data-field": "recording" }, "—");
+  const runBtn = h("button", { type: "button", class: "run-test", id: "run-test", hidden: true }, t("school.run_test"));
+  const runMsg = h("p", { class: "muted small", "data-field": "test-status", role: "status", hidden: true });
+  runBtn.addEventListener("click", () => runTest());
+  const recBody = h("tbody");
+  const recTable = h("table", { id: "recording", class: "data" },
+    headRow(["col.room", "col.switch", "col.port", "col.state", "col.since", "col.reasons"]), recBody);
+  const recEmpty = h("p", { class: "empty", hidden: true }, t("school.rec_none"));
   const gapNote = h("p", { class: "note note-bad", hidden: true },
     h("span", { class: "icon", "aria-hidden": "true" }, "✗"), " ", t("school.recording_gap"));
   const facts = h("dl", { class: "facts" },
@@ -981,10 +1053,12 @@ function schoolPage(view, code) {
   const notFound = h("p", { class: "card empty", hidden: true }, t("school.notfound", { code }));
   const body = h("div", { class: "school-body", hidden: true },
     h("div", { class: "school-top" },
-      h("section", { class: "card" }, facts, gapNote),
+      h("section", { class: "card" }, facts, runBtn, runMsg, gapNote),
       h("section", { class: "card" }, h("h2", null, t("school.traffic24")), spark)),
     h("section", { class: "card" }, h("h2", null, t("school.rooms")),
       h("div", { class: "table-scroll" }, table), roomsEmpty),
+    h("section", { class: "card" }, h("h2", null, t("school.rec_rooms")),
+      h("div", { class: "table-scroll" }, recTable), recEmpty),
     h("section", { class: "card" }, h("h2", null, t("school.alerts")), alertList, alertsEmpty));
   view.appendChild(h("div", { class: "school" },
     h("a", { href: "#/", class: "back" }, t("school.back")),
@@ -1009,11 +1083,7 @@ function schoolPage(view, code) {
         u.seen === false ? t("school.uplink_unknown")
           : fmtSpeed(u.speed_mbps) + (u.duplex && u.duplex !== "full" ? " · " + t("duplex." + (u.duplex === "half" ? "half" : "unknown")) : "")));
     });
-    const tp = x.throughput && typeof x.throughput === "object" ? x.throughput.median_mbps : null;
-    clear(fThroughput);
-    if (tp === null || tp === undefined) {
-      append(fThroughput, [t("school.not_measured"), h("span", { class: "muted small block" }, t("school.not_measured_hint"))]);
-    } else fThroughput.textContent = fmtSpeed(tp);
+    paintThroughput(x.throughput);
     const upPorts = (d.ports || []).filter((p) => p.role === "uplink");
     fTraffic.textContent = upPorts.length && upPorts[0].fresh
       ? t("school.traffic_val", { in: fmtRate(upPorts[0].in_bps), out: fmtRate(upPorts[0].out_bps) }) : "—";
@@ -1021,7 +1091,10 @@ function schoolPage(view, code) {
       : t("school.counts", c) + (c.below || c.unknown ? t("school.counts_more", c) : ""));
     fClass.textContent = counts(x.classrooms);
     fClass.className = x.classrooms && x.classrooms.below ? "bad" : "";
-    fRec.textContent = counts(x.recording_rooms);
+    /* The ports' tally, and the rooms whose host check says not available. */
+    const recDown = recordingUnavailable(x);
+    fRec.textContent = counts(x.recording_rooms) + (recDown ? t("school.rec_unavailable", { n: recDown }) : "");
+    fRec.className = recDown ? "bad" : "";
     show(gapNote, !!x.recording_gap);
 
     /* Rooms, with the errors of their port from /ports. */
@@ -1055,6 +1128,8 @@ function schoolPage(view, code) {
     }
     show(roomsEmpty, rooms.length === 0);
     show(table.parentNode, rooms.length > 0);
+    paintRecording(d.recording || []);
+    show(runBtn, app.role === "admin");
 
     clear(alertList);
     const alerts = openFirst(d.alerts || []);
@@ -1062,6 +1137,80 @@ function schoolPage(view, code) {
     show(alertsEmpty, alerts.length === 0);
     show(notFound, false);
     show(body, true);
+  }
+
+  /* The latest done test: down/up, when, and what the uplink negotiates (from the test, else now). */
+  function paintThroughput(tp) {
+    clear(fThroughput);
+    fThroughput.className = "";
+    if (!tp || typeof tp !== "object" || (tp.down_mbps == null && tp.up_mbps == null)) {
+      append(fThroughput, [t("school.not_measured"), h("span", { class: "muted small block" }, t("school.not_measured_hint"))]);
+      return;
+    }
+    const link = tp.uplink_mbps;
+    const low = link && tp.down_mbps != null && tp.down_mbps < 0.7 * Math.min(link, 1000);
+    fThroughput.className = low ? "bad" : "";
+    append(fThroughput, [
+      h("span", { "data-field": "throughput-val" }, t("school.tp_val", { down: fmtSpeed(tp.down_mbps), up: fmtSpeed(tp.up_mbps) })),
+      h("span", { class: "muted small block" }, timeEl(tp.at, t("school.tp_when", { when: fmtTime(tp.at) })),
+        link ? " · " + t("school.tp_link", { speed: fmtSpeed(link) }) : ""),
+      low ? h("span", { class: "small block" }, t("school.tp_low")) : null]);
+  }
+
+  function paintRecording(recs) {
+    clear(recBody);
+    for (const r of recs) {
+      const st = r.state === "available" ? "ok" : r.state === "unavailable" ? "below" : "unknown";
+      const badge = h("span", { class: "badge state-" + st },
+        h("span", { class: "icon", "aria-hidden": "true" }, STATE_ICON[st]), " ",
+        t(r.state === "available" ? "rec.available" : r.state === "unavailable" ? "rec.unavailable" : "rec.unknown"));
+      recBody.appendChild(h("tr", { "data-room": r.room, "data-state": r.state, class: "row-" + st },
+        h("th", { scope: "row" }, r.room),
+        h("td", null, r.switch),
+        h("td", { class: "mono" }, r.port),
+        h("td", null, badge),
+        h("td", null, r.since && r.state !== "unknown" ? timeEl(r.since, t("rec.since", { when: fmtTime(r.since) })) : "—"),
+        h("td", { "data-field": "why" }, recordingWhy(r))));
+    }
+    show(recEmpty, recs.length === 0);
+    show(recTable.parentNode, recs.length > 0);
+  }
+
+  /* Admins: ask for a test, then follow it in the listing until it ends (or 3 minutes pass). */
+  async function runTest() {
+    runBtn.disabled = true;
+    show(runMsg, true);
+    runMsg.className = "muted small";
+    let id;
+    try {
+      id = (await api("api/v1/throughput", { method: "POST", body: { school: code } })).id;
+    } catch (e) {
+      runMsg.textContent = errorText(e);
+      runMsg.className = "small bad";
+      runBtn.disabled = false;
+      return;
+    }
+    runMsg.textContent = t("school.test_requested", { id });
+    const until = Date.now() + 180000;
+    while (Date.now() < until && runMsg.isConnected) {
+      await new Promise((ok) => setTimeout(ok, 3000));
+      let test;
+      try {
+        test = ((await api("api/v1/throughput?school=" + q(code) + "&limit=5")).throughput || []).find((x) => x.id === id);
+      } catch (e) { continue; }
+      if (!test) continue;
+      if (test.state === "running") runMsg.textContent = t("school.test_running", { id });
+      if (test.state === "done" || test.state === "failed") {
+        runMsg.textContent = test.state === "done" ? t("school.test_done", { id })
+          : t("school.test_failed", { id, error: test.error || "—" });
+        runMsg.className = test.state === "done" ? "small" : "small bad";
+        runBtn.disabled = false;
+        pollNow();
+        return;
+      }
+    }
+    runMsg.textContent = t("school.test_timeout", { id });
+    runBtn.disabled = false;
   }
 
   function paintSpark(hist) {
@@ -1073,12 +1222,13 @@ function schoolPage(view, code) {
   async function refresh(signal) {
     let d;
     try {
-      const [sr, pr, ar] = await Promise.all([
+      const [sr, pr, ar, rr] = await Promise.all([
         api("api/v1/schools/" + q(code), { signal }),
         api("api/v1/ports?school=" + q(code), { signal }),
         api("api/v1/alerts?school=" + q(code) + "&limit=50", { signal }),
+        api("api/v1/recording?school=" + q(code), { signal }),
       ]);
-      d = { school: (sr.schools || [])[0], ports: pr.ports || [], alerts: ar.alerts || [] };
+      d = { school: (sr.schools || [])[0], ports: pr.ports || [], alerts: ar.alerts || [], recording: rr.recording || [] };
     } catch (e) {
       if (isAbort(e)) return;
       if (e.status === 404) {
@@ -1092,6 +1242,7 @@ function schoolPage(view, code) {
     app.data.school[code] = d;
     const key = JSON.stringify(d);
     if (key !== st.last) { st.last = key; paint(d); } else refreshAgo(alertList);
+    show(runBtn, app.role === "admin");
 
     /* The uplink's last 24 h, once a minute (or when the port changes). */
     const up = d.ports.find((p) => p.role === "uplink");

@@ -162,6 +162,9 @@ function apiCounts(schools) {
     'schools-below-1g': schools.filter((s) => s.meets_gigabit_uplink === false).length,
     'classrooms-below-100m': schools.reduce((n, s) => n + ((s.classrooms && s.classrooms.below) || 0), 0),
     unknown: schools.filter((s) => s.state === 'unknown').length,
+    // Rooms whose fresh check says not available (unknown ones are not counted).
+    'recording-unavailable': schools.reduce((n, s) => n + (s.recording
+      ? Math.max(0, s.recording.rooms - s.recording.available - s.recording.unknown) : 0), 0),
   };
 }
 
@@ -169,7 +172,8 @@ function apiCounts(schools) {
 async function domCounts(page) {
   return page.evaluate(() => {
     const o = {};
-    for (const k of ['schools', 'schools-below-1g', 'classrooms-below-100m', 'unknown']) {
+    for (const k of ['schools', 'schools-below-1g', 'classrooms-below-100m', 'unknown',
+      'recording-unavailable']) {
       const el = document.querySelector('#summary [data-count="' + k + '"]');
       const t = el ? el.textContent.trim() : null;
       o[k] = t !== null && /^\d+$/.test(t) ? Number(t) : t;
@@ -421,7 +425,6 @@ async function run() {
     cfg.ackBy, after && after.acknowledged_by);
   result.acked_by = cfg.ackBy;
   await shot(admin, 'alerts.png', true);
-  await adminCtx.close();
 
   // 4. The school page ----------------------------------------------------------------
   step('school page #/school/' + cfg.school);
@@ -445,7 +448,63 @@ async function run() {
     const n = await page.locator('svg.sparkline').count();
     return { ok: n >= 1, seen: n + ' svg.sparkline' };
   });
+  // Throughput and recording rooms: the test wrote a done test and a room's
+  // failed host check into the database (SQL), as the probes would.
+  const tpSel = 'dd[data-field="throughput"]';
+  const tp = (await api('/api/v1/schools/' + encodeURIComponent(cfg.school))).schools[0].throughput;
+  check(tp && tp.down_mbps > 0, 'the API has a done throughput test for ' + cfg.school, 'down_mbps', tp);
+  await until(tpSel + ' shows the test: down/up, when, what the uplink negotiates', '下行 280 · 出口协商', 10000,
+    async () => {
+      const text = (await page.locator(tpSel).textContent()).replace(/\s+/g, ' ');
+      return { ok: /下行 280 Mb\/s/.test(text) && text.includes('上行 300') && text.includes('出口协商')
+        && !text.includes('尚未测量'), seen: text };
+    });
+  const recs = (await api('/api/v1/recording?school=' + encodeURIComponent(cfg.school))).recording;
+  const down = recs.find((r) => r.state === 'unavailable');
+  check(down, 'the API lists an unavailable recording room for ' + cfg.school, 'state unavailable', recs);
+  await until('table#recording: a row per recording room (' + recs.length + '), ' + down.room
+    + ' data-state="unavailable" saying why', 'connection refused', 10000, async () => {
+    const rows = await page.locator('table#recording tr[data-room]').evaluateAll((els) => els.map((e) => ({
+      room: e.getAttribute('data-room'), state: e.getAttribute('data-state'),
+      why: (e.querySelector('[data-field="why"]') || {}).textContent,
+    })));
+    const mine = rows.find((r) => r.room === down.room);
+    return { ok: rows.length === recs.length && mine && mine.state === 'unavailable'
+      && /connection refused/.test(mine.why), seen: rows };
+  });
+  const roRun = await page.locator('button#run-test').isVisible();
+  check(!roRun, 'no button#run-test for a read-only token', 'hidden', 'visible');
   await shot(page, 'school.png', true);
+
+  step('school page as admin: run a test');
+  current = admin;
+  await admin.goto(cfg.base + '#/school/' + encodeURIComponent(cfg.school));
+  const run = admin.locator('button#run-test');
+  await until('button#run-test is shown to the admin', 'visible', 10000, async () => ({
+    ok: await run.isVisible(), seen: 'hidden' }));
+  await run.click();
+  const msgSel = '[data-field="test-status"]';
+  let asked;
+  await until(msgSel + ' says the test is requested, and the API lists it', '测速 #N', 10000, async () => {
+    const text = await admin.locator(msgSel).textContent();
+    const list = (await api('/api/v1/throughput?school=' + encodeURIComponent(cfg.school) + '&limit=1')).throughput;
+    asked = list[0];
+    return { ok: asked && asked.state === 'requested' && asked.reason === 'demand'
+      && text.includes('#' + asked.id), seen: { text, list } };
+  });
+  // No scheduler runs here: the test stores the result as the scheduler would.
+  machine({ need: 'finish_test', id: asked.id });
+  const fin = await nextLine(20000);
+  if (!fin || !JSON.parse(fin).finished) fail('the test stores the result', '{"finished":true}', fin);
+  await until(msgSel + ' says done, and the page shows the new figures (512 down)', '测速 #' + asked.id + ' 完成',
+    15000, async () => {
+      const text = await admin.locator(msgSel).textContent();
+      const val = (await admin.locator(tpSel).textContent()).replace(/\s+/g, ' ');
+      return { ok: text.includes('#' + asked.id + ' 完成') && /下行 512 Mb\/s/.test(val), seen: { text, val } };
+    });
+  result.test_id = asked.id;
+  await adminCtx.close();
+  current = page;
 
   // 5. Language --------------------------------------------------------------------
   step('language switch');

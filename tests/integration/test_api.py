@@ -399,6 +399,10 @@ def main():
                 "the checked room: unavailable, why, 0 % of its checked school hours", h._short(r0))
         h.check(all(r["state"] == "unknown" and r["available"] is None for r in recs if r is not r0),
                 "rooms never checked: unknown")
+        text = cli(county, "recording", "--school", rec[0][1])
+        h.check(re.search(r"\bunavailable\b.*\b0\.0%.*: host: connection refused \(http://127\.0\.0\.1:9/\)", text)
+                is not None, "`recording --school %s`: the room unavailable, 0.0 %% in 7 days, why, its URL"
+                % rec[0][1], text)
         sch = api.json("/api/v1/schools/%s" % rec[0][1], viewer)["schools"][0]
         h.check(sch["recording"]["available"] == 0 and sch["recording"]["rooms"] >= 1
                 and sch["recording"]["unknown"] == sch["recording"]["rooms"] - 1,

@@ -20,7 +20,13 @@ Then, in the browser (see dashboard.mjs for every check):
    side list;
 3. a read-only token gets no acknowledge button; an admin acknowledges
    the alert as 王老师, and the API (checked here too) records it;
-4. the school page shows the room below and the uplink's sparkline;
+4. the school page shows the room below and the uplink's sparkline, the
+   measured throughput (down/up, when, what the uplink negotiates) and its
+   recording room "not available" and why; an admin's "测一次" asks for a
+   test and follows it to "done" (no scheduler runs here: this test stores
+   the result by SQL when the browser says the test was asked for, and the
+   first test and the room's failed host check are written by SQL too, as
+   the probes would: their own tests drive them from real agents);
 5. the language switch gives English, kept over a reload;
 6. this month's report shows the district figures; its CSV downloads;
 7. no console error, uncaught exception or failed request all along.
@@ -39,6 +45,7 @@ import re
 import secrets
 import shutil
 import signal
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -259,6 +266,25 @@ def main():
     h.check(True, "every school has data; classrooms below target: %s"
             % ", ".join("%s %d" % (c, w["below"]) for c, w in sorted(want.items())))
 
+    h.step("probe results written by SQL (a done test, a failed host check)")
+    now = int(time.time() * 1000)
+    db = sqlite3.connect(county.db, timeout=10)
+    db.execute("INSERT INTO probe_throughput(school_code, reason, state, requested_ms, started_ms, finished_ms,"
+               " agent, max_bytes, max_ms, streams, down_mbps, up_mbps, down_bytes, up_bytes, served_bytes,"
+               " uplink_mbps) VALUES(?, 'schedule', 'done', ?, ?, ?, ?, 100000000, 10000, 4, 280, 300,"
+               " 35000000, 37500000, 72500000, 1000)",
+               (school["code"], now - 3660000, now - 3650000, now - 3600000, school["code"]))
+    rec = db.execute("SELECT id, room FROM inventory WHERE school_code = ? AND role = 'recording'"
+                     " AND valid_to IS NULL", (school["code"],)).fetchall()
+    h.check(rec, "%s has a recording room in the inventory" % school["code"])
+    # Fresh for 25 minutes (2.5 check intervals of 10 min): the whole run.
+    db.execute("INSERT INTO recording_state(inventory_id, t_start, t_end, interval_ms, host_ok, port_ok,"
+               " available, error) VALUES(?, ?, ?, 600000, 0, 1, 0, 'connection refused')",
+               (rec[0][0], now - 600000, now))
+    db.commit()
+    h.check(True, "%s: a 280/300 Mbps test an hour ago; %s's host refused its check"
+            % (school["code"], rec[0][1]))
+
     h.step("the dashboard in chromium (tests/browser/dashboard.mjs)")
     artifacts = h.artifacts_dir()
     for name in list(SCREENSHOTS) + [n for n in os.listdir(artifacts) if n.startswith("FAILED-")]:
@@ -299,6 +325,15 @@ def main():
                 run.send({"dropped": True})
             except Exception as e:  # the browser side reports it, then we fail
                 run.send({"dropped": False, "error": str(e)})
+        elif msg.get("need") == "finish_test":
+            # What the scheduler stores when the agent's result comes.
+            t = int(time.time() * 1000)
+            db.execute("UPDATE probe_throughput SET state = 'done', started_ms = ?, finished_ms = ?,"
+                       " agent = ?, down_mbps = 512, up_mbps = 480, down_bytes = 64000000,"
+                       " up_bytes = 60000000, served_bytes = 124000000, uplink_mbps = 1000"
+                       " WHERE id = ? AND state = 'requested'", (t - 20000, t, school["code"], msg["id"]))
+            db.commit()
+            run.send({"finished": db.total_changes > 0})
         elif "result" in msg:
             result = msg
     try:
@@ -315,6 +350,7 @@ def main():
                                run.stderr_tail()))
     h.check(launched and rc == 0, "the browser part passed in %.1f s" % took)
 
+    db.close()
     h.step("after the browser")
     alerts = api(port, "/api/v1/alerts?school=%s" % school["code"], viewer)["alerts"]
     acked = next((a for a in alerts if a["id"] == result["alert_id"]), None)

@@ -12,7 +12,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -93,12 +95,32 @@ def main():
     return rc
 
 
-def recording_hosts():
-    """A local HTTP server that stands in for the schools' recording hosts
-    (录播主机): /rec/CODE answers 200, except one school's, which answers
-    503 so that its recording room shows as unavailable."""
-    rec = receivers.WebhookServer()
-    return rec, (lambda code, room: rec.url("/rec/%s" % code))
+class RecordingHosts:
+    """A local HTTP server standing in for the schools' recording hosts
+    (录播主机): GET /rec/CODE answers 200, or 503 for the schools in dead."""
+
+    def __init__(self):
+        dead = self.dead = set()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                code = 503 if self.path.rsplit("/", 1)[-1] in dead else 200
+                body = b"recorder offline" if code == 503 else "录播主机 ok".encode()
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        h.on_cleanup(self.server.shutdown)
+
+    def url(self, code, room):
+        return "http://127.0.0.1:%d/rec/%s" % (self.server.server_address[1], code)
 
 
 def probe_conf(a):
@@ -115,27 +137,28 @@ def wait_probes(county, m, poll_interval):
     """Until every school has a finished throughput test and every recording
     room with a probe URL has been checked."""
     def done():
-        tests = json.loads(collector(county, "throughput", "--json"))["tests"]
+        tests = json.loads(collector(county, "throughput", "--json"))["throughput"]
         finished = {t["school"] for t in tests if t["state"] in ("done", "failed")}
-        rooms = json.loads(collector(county, "recording", "--json"))["rooms"]
+        rooms = json.loads(collector(county, "recording", "--json"))["recording"]
         unknown = [r for r in rooms if r.get("url") and r["available"] is None]
         if len(finished) < len(m["schools"]) or unknown:
             raise h.NotYet("%d of %d schools measured, %d recording rooms not checked yet"
                            % (len(finished), len(m["schools"]), len(unknown)))
+        return True
     h.wait_until(done, 8 * poll_interval + 60, "a throughput test of every school",
                  logs=[county.collector])
 
 
 def run(a):
     wd = h.Workdir(prefix="schoolnet-demo-", path=a.dir)
-    rec, rec_url = recording_hosts()
+    rec = RecordingHosts()
     county = h.County(wd, schools=a.schools, seed=a.seed, poll_interval=a.poll_interval,
-                      collector_probe=probe_conf(a), recording_url=rec_url)
+                      collector_probe=probe_conf(a), recording_url=rec.url)
     m = county.manifest
     seats = [s["code"] for s in m["schools"]
              if any(i["role"] == "recording" for i in s["switches"][0]["interfaces"])]
     if seats:
-        rec.reply("/rec/%s" % seats[-1], 503, "recorder offline")
+        rec.dead.add(seats[-1])
     print("demo: %d schools in %d towns, %d faults planted; files in %s"
           % (len(m["schools"]), len(m["towns"]), len(m["faults"]), county.dir), flush=True)
     county.start_snmpsim()
