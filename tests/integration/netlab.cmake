@@ -1,5 +1,6 @@
-# The tests that run in the network lab (tests/sim/netlab.py): two network
-# namespaces, "district" and "school", joined by a veth shaped with tc.
+# The tests that run in network namespaces, most of them in the network
+# lab (tests/sim/netlab.py): "district" and "school" joined by a veth
+# shaped with tc.
 # Included by tests/integration/CMakeLists.txt after its test_*.py loop (it
 # needs PYTHON3 and SIM_ENV; the loop's glob has already added the tests
 # that exist, so a test is added here only if it is not there).
@@ -30,8 +31,11 @@
 #                   throughput_low alert (44 s)
 #   lab_recording   recording rooms (busybox httpd, gst-rtsp-server)
 #                   unavailable and back, recording_unavailable (11 s)
+#   linkcut         the school's link cut for 10 s in namespaces of its own
+#                   (not netlab's), reports back-filled (13 s)
 set(SCHOOLNET_LAB_TESTS
-  netlab probe_tcp_lab probe_http_lab probe_latency lab_throughput lab_recording)
+  netlab probe_tcp_lab probe_http_lab probe_latency lab_throughput lab_recording
+  linkcut)
 foreach(name ${SCHOOLNET_LAB_TESTS})
   if(NOT TEST integration_${name}
      AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/test_${name}.py)
