@@ -12,10 +12,10 @@
 #                  distorts, and they are the slow part of the suite, so
 #                  running them twice would break its 15-minute budget.
 #                  `ctest -L lab` runs just them.
-#   RUN_SERIAL     they measure up to 1 Gbit/s, or RTTs through a
-#                  userspace delay line: nothing may run beside them under
-#                  ctest -j, or the figures say more about the machine's
-#                  load than about the code.
+#   RUN_SERIAL     (those that measure) up to 1 Gbit/s, or RTTs through
+#                  a userspace delay line: nothing may run beside them
+#                  under ctest -j, or the figures say more about the
+#                  machine's load than about the code.
 #   SKIP_RETURN_CODE 77  the kernel refuses namespaces (not root), or a
 #                  program the lab needs is missing (scripts/deps.sh
 #                  installs tests/sim/netlab-packages.txt).
@@ -44,8 +44,15 @@ foreach(name ${SCHOOLNET_LAB_TESTS})
   endif()
   if(TEST integration_${name})
     set_tests_properties(integration_${name} PROPERTIES
-      ENVIRONMENT "${SIM_ENV}" SKIP_RETURN_CODE 77 TIMEOUT 300
-      RUN_SERIAL TRUE LABELS lab)
+      ENVIRONMENT "${SIM_ENV}" SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS lab)
+  endif()
+endforeach()
+# Those that measure rates or RTTs run alone (see RUN_SERIAL above); the
+# recording rooms and the link cut only need their checks and polls on
+# time, and run beside other tests.
+foreach(name netlab probe_tcp_lab probe_http_lab probe_latency lab_throughput)
+  if(TEST integration_${name})
+    set_tests_properties(integration_${name} PROPERTIES RUN_SERIAL TRUE)
   endif()
 endforeach()
 # Two minutes of latency rounds (delay, loss, a cut link, the replay, the

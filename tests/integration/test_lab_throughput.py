@@ -11,7 +11,8 @@ while iperf3 runs.  The school's uplink (XGigabitEthernet0/0/1) is set to
 negotiate 1000 Mbps on the simulated switch.
 
 For tbf at 80, 500 and 1000 Mbit both ways, in turn:
-  - iperf3 down (district -> school) and up (-P 4, 3 s), then
+  - iperf3 down (district -> school) and up (-P 4, 3 s), each within
+    +-10 % of the tbf rate (the lab works), then
     `schoolnet-collector probe --school CODE --json` (4 streams, 3 s a
     direction, bytes enough for the time to end it): the row it stores in
     probe_throughput is done, its uplink_mbps is 1000, and its down and up
@@ -159,6 +160,11 @@ def main():
                 if abs(dev_d) <= TOLERANCE and abs(dev_u) <= TOLERANCE:
                     break
             table.append((rate, ip_down, row["down_mbps"], ip_up, row["up_mbps"]))
+            # The lab itself first (test_netlab.py checks 80 and 1000 only).
+            h.check(all(abs(x / rate - 1) <= TOLERANCE for x in (ip_down, ip_up)),
+                    "the lab: iperf3 at tbf %d Mbit: down %.1f, up %.1f Mbps (within +-10 %% of "
+                    "the rate; TCP payload is at most %.1f %% of it)"
+                    % (rate, ip_down, ip_up, netlab.GOODPUT_FACTOR * 100), lab.tc_show())
             h.check(abs(dev_d) <= TOLERANCE and abs(dev_u) <= TOLERANCE and not row["error"],
                     "tbf %d Mbit: agent down %.1f Mbps vs iperf3 %.1f (%+.1f %%), up %.1f vs "
                     "%.1f (%+.1f %%)%s" % (rate, row["down_mbps"], ip_down, dev_d * 100,
