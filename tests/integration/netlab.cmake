@@ -21,18 +21,22 @@
 #                  installs tests/sim/netlab-packages.txt).
 #
 # The tests, with their run times on the 2-core machine (release build,
-# `ctest -L lab`: 273 s in all, measured 2026-11-22):
-#   netlab          the lab itself: tbf rates, delay, loss, servers (41 s)
+# `ctest -L lab -j2`: 233 s, 219 s of it serial; the whole README test
+# command, scripts/test.sh with fresh builds, took 14 min 4 s; measured
+# 2026-11-22):
+#   netlab          the lab itself: tbf at 80 and 1000 Mbit, delay,
+#                   jitter, loss, the servers, cleanup (32 s)
 #   probe_tcp_lab   the agent's TCP-connect prober through the lab (23 s)
-#   probe_http_lab  agent/probe_http.c against iperf3, HTTP/RTSP checks (41 s)
+#   probe_http_lab  agent/probe_http.c against iperf3 at 1000 Mbit,
+#                   HTTP/RTSP checks (17 s)
 #   probe_latency   latency rounds end to end through a County, with
-#                   latency_high and loss_high (114 s)
+#                   latency_high and loss_high (104 s)
 #   lab_throughput  `probe --school` at 80/500/1000 Mbit vs iperf3, the
-#                   throughput_low alert (44 s)
+#                   throughput_low alert (43 s)
 #   lab_recording   recording rooms (busybox httpd, gst-rtsp-server)
 #                   unavailable and back, recording_unavailable (11 s)
 #   linkcut         the school's link cut for 10 s in namespaces of its own
-#                   (not netlab's), reports back-filled (13 s)
+#                   (not netlab's), reports back-filled (14 s)
 set(SCHOOLNET_LAB_TESTS
   netlab probe_tcp_lab probe_http_lab probe_latency lab_throughput lab_recording
   linkcut)
