@@ -267,7 +267,8 @@ alerts_new(sqlite3 *db, const struct collector_conf *conf,
 	    " AND i.valid_to IS NULL ORDER BY i.id LIMIT 1");
 	/* Open probe alerts whose subject is gone: a recording room no longer
 	 * in the inventory (or no longer checked), a latency target with no
-	 * round for 3 of its intervals (removed from the agent's config). */
+	 * round for 3 of its intervals while its agent goes on reporting
+	 * (removed from the agent's config). */
 	prepare(ae, &ae->st_gone,
 	    "SELECT a.key, a.cause, a.role, a.school_code, a.room, a.agent,"
 	    " a.switch, a.port FROM alerts a WHERE a.cleared_at IS NULL AND ("
@@ -281,7 +282,8 @@ alerts_new(sqlite3 *db, const struct collector_conf *conf,
 	    "  AND p.label = l.label AND p.t_ms = l.t_ms"
 	    "  WHERE g.name = a.agent"
 	    "  AND a.key = a.cause || ' agent ' || g.name || ' ' || l.label"
-	    "  AND l.t_ms + 3 * p.interval_ms >= ?)))");
+	    /* the agent's clock on both sides: its newest stored item */
+	    "  AND l.t_ms + 3 * p.interval_ms >= g.last_seen)))");
 	if (tracks_load(ae) != 0)
 		fatalx("database: loading open alerts: %s", sqlite3_errmsg(db));
 	return ae;
@@ -950,7 +952,6 @@ clear_gone(struct alert_engine *ae, uint64_t now)
 	if (now - ae->gone_checked < 60000)
 		return 0;
 	ae->gone_checked = now;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct track *t = track_get(ae,
 		    (const char *)sqlite3_column_text(st, 0), false);
