@@ -48,7 +48,8 @@ struct alert_engine {
 	sqlite3_stmt *st_ports, *st_school, *st_open, *st_clear, *st_flap,
 	    *st_unflap,
 	    *st_maint, *st_outbox, *st_due, *st_sent, *st_retry, *st_failed,
-	    *st_msg, *st_agents, *st_uplink;
+	    *st_msg, *st_agents, *st_uplink, *st_gone;
+	uint64_t gone_checked;	/* last look for probe alerts without a subject */
 };
 
 /* What we know about the subject of an alert, for its row and messages. */
@@ -264,6 +265,25 @@ alerts_new(sqlite3 *db, const struct collector_conf *conf,
 	    " WHERE m.inventory_id = i.id LIMIT 1) FROM inventory i"
 	    " WHERE i.school_code = ? AND i.role = 'uplink'"
 	    " AND i.valid_to IS NULL ORDER BY i.id LIMIT 1");
+	/* Open probe alerts whose subject is gone: a recording room no longer
+	 * in the inventory (or no longer checked), a latency target with no
+	 * round for 3 of its intervals while its agent goes on reporting
+	 * (removed from the agent's config). */
+	prepare(ae, &ae->st_gone,
+	    "SELECT a.key, a.cause, a.role, a.school_code, a.room, a.agent,"
+	    " a.switch, a.port FROM alerts a WHERE a.cleared_at IS NULL AND ("
+	    " (a.cause = 'recording_unavailable' AND NOT EXISTS (SELECT 1"
+	    "  FROM inventory i WHERE i.school_code = a.school_code"
+	    "  AND a.key = 'recording_unavailable inventory ' || i.id"
+	    "  AND i.valid_to IS NULL AND i.probe <> ''))"
+	    " OR (a.cause IN ('latency_high', 'loss_high') AND NOT EXISTS"
+	    "  (SELECT 1 FROM agents g JOIN probe_last l ON l.agent_id = g.id"
+	    "  JOIN probe_latency p ON p.agent_id = l.agent_id"
+	    "  AND p.label = l.label AND p.t_ms = l.t_ms"
+	    "  WHERE g.name = a.agent"
+	    "  AND a.key = a.cause || ' agent ' || g.name || ' ' || l.label"
+	    /* the agent's clock on both sides: its newest stored item */
+	    "  AND l.t_ms + 3 * p.interval_ms >= g.last_seen)))");
 	if (tracks_load(ae) != 0)
 		fatalx("database: loading open alerts: %s", sqlite3_errmsg(db));
 	return ae;
@@ -283,7 +303,7 @@ alerts_free(struct alert_engine *ae)
 	sqlite3_stmt *all[] = {ae->st_ports, ae->st_school, ae->st_open,
 	    ae->st_clear, ae->st_flap, ae->st_unflap, ae->st_maint, ae->st_outbox,
 	    ae->st_due, ae->st_sent, ae->st_retry, ae->st_failed, ae->st_msg,
-	    ae->st_agents, ae->st_uplink};
+	    ae->st_agents, ae->st_uplink, ae->st_gone};
 
 	for (size_t i = 0; i < nitems(all); i++)
 		sqlite3_finalize(all[i]);
@@ -921,6 +941,48 @@ notify_settled(struct alert_engine *ae, const struct track *t, uint64_t now)
 	return rc;
 }
 
+/* Clear (once a minute) the probe alerts whose subject is gone: nothing
+ * will ever say they are good again. */
+static int
+clear_gone(struct alert_engine *ae, uint64_t now)
+{
+	sqlite3_stmt *st = ae->st_gone;
+	int rc;
+
+	if (now - ae->gone_checked < 60000)
+		return 0;
+	ae->gone_checked = now;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct track *t = track_get(ae,
+		    (const char *)sqlite3_column_text(st, 0), false);
+		struct subject s = {0};
+		char name[256], town[256], type[64];
+
+		if (t == NULL || t->alert_id == 0)
+			continue;
+		s.cause = (const char *)sqlite3_column_text(st, 1);
+		s.role = policy_role((const char *)sqlite3_column_text(st, 2));
+		s.school_code = (const char *)sqlite3_column_text(st, 3);
+		s.room = (const char *)sqlite3_column_text(st, 4);
+		s.agent = (const char *)sqlite3_column_text(st, 5);
+		s.switch_name = (const char *)sqlite3_column_text(st, 6);
+		s.port = (const char *)sqlite3_column_text(st, 7);
+		s.detail = strcmp(s.cause, "recording_unavailable") == 0
+		    ? "no longer checked (removed from the inventory)"
+		    : "no longer measured (target removed)";
+		school_info(ae, &s, name, sizeof(name), town, sizeof(town),
+		    type, sizeof(type));
+		if (clear_alert(ae, t, &s, now) != 0) {
+			sqlite3_reset(st);
+			return -1;
+		}
+		if (track_idle(ae, t, now))
+			track_drop(ae, t);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int
 alerts_tick(struct alert_engine *ae, uint64_t now)
 {
@@ -971,7 +1033,7 @@ alerts_tick(struct alert_engine *ae, uint64_t now)
 		}
 	}
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE || clear_gone(ae, now) != 0)
 		return -1;
 
 	/* Flapping keys that have been quiet long enough: say where they

@@ -190,7 +190,7 @@ static const struct cfg_key probe_keys[] = {
 	.min = 1, .max = WIRE_PROBE_MAX_STREAMS, .def = "4",
 	.help = "parallel HTTP streams of a test"},
     {.name = "throughput_parallel", .type = CFG_INT,
-	PR(throughput_parallel), .min = 1, .max = 1000, .def = "1",
+	PR(throughput_parallel), .min = 1, .max = 64, .def = "1",
 	.help = "tests running at once across the district (they share the collector's link)"},
     {.name = "throughput_budget", .type = CFG_INT, PR(throughput_budget_mb),
 	.min = 0, .max = 100000000, .def = "5000",

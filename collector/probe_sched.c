@@ -29,7 +29,8 @@
 enum sched_st {
 	SS_RUNNING_COUNT, SS_OPEN_OF_SCHOOL, SS_REQUESTED, SS_FAIL, SS_START,
 	SS_EXPIRED, SS_STALE_DEMANDS, SS_LAST_TEST, SS_SCHOOL_TYPE, SS_INSERT,
-	SS_MONTH_USED, SS_CHECKS, SS_ROW, SS_UPLINK, SS_RESULT, SS_COUNT
+	SS_MONTH_USED, SS_CHECKS, SS_ROW, SS_UPLINK, SS_RESULT, SS_BUSY,
+	SS_COUNT
 };
 
 static const char *const sched_sql[SS_COUNT] = {
@@ -41,7 +42,8 @@ static const char *const sched_sql[SS_COUNT] = {
 		     " FROM probe_throughput WHERE state = 'requested'"
 		     " ORDER BY id LIMIT 1000",
     [SS_FAIL] = "UPDATE probe_throughput SET state = 'failed', error = ?,"
-		" finished_ms = ? WHERE id = ?",
+		" finished_ms = ?, served_bytes = max(served_bytes, ?)"
+		" WHERE id = ?",
     [SS_START] = "UPDATE probe_throughput SET state = 'running',"
 		 " started_ms = ?, agent = ? WHERE id = ? AND state = 'requested'",
     [SS_EXPIRED] = "SELECT id FROM probe_throughput WHERE state = 'running'"
@@ -66,7 +68,8 @@ static const char *const sched_sql[SS_COUNT] = {
     [SS_CHECKS] = "SELECT id, room, probe FROM inventory"
 		  " WHERE school_code = ? AND role = 'recording'"
 		  " AND probe <> '' AND valid_to IS NULL ORDER BY id LIMIT 256",
-    [SS_ROW] = "SELECT state, school_code FROM probe_throughput WHERE id = ?",
+    [SS_ROW] = "SELECT state, school_code, started_ms IS NOT NULL"
+	       " FROM probe_throughput WHERE id = ?",
     [SS_UPLINK] = "SELECT p.speed_mbps FROM port_map m"
 		  " JOIN ports p ON p.id = m.port_id"
 		  " WHERE m.school_code = ? AND m.role = 'uplink'"
@@ -76,6 +79,10 @@ static const char *const sched_sql[SS_COUNT] = {
 		  " down_bytes = ?, up_bytes = ?, down_ms = ?, up_ms = ?,"
 		  " served_bytes = max(served_bytes, ?), uplink_mbps = ?,"
 		  " error = ?, agent = coalesce(agent, ?) WHERE id = ?",
+    /* Slots taken: running tests and scheduled ones about to start. */
+    [SS_BUSY] = "SELECT count(*) FROM probe_throughput"
+		" WHERE state = 'running'"
+		" OR (state = 'requested' AND reason = 'schedule')",
 };
 
 /* A frame for one agent, decided by the writer, sent by the loop. */
@@ -202,12 +209,15 @@ fail_test(struct probe_sched *s, sqlite3 *db, int64_t id, const char *why,
     uint64_t now)
 {
 	sqlite3_stmt *st = stmt(s, db, SS_FAIL);
+	uint64_t served = 0;
 
+	/* What it moved before it failed still counts against the budget. */
 	if (s->ps)
-		(void)probe_server_retire(s->ps, id);
+		served = probe_server_retire(s->ps, id);
 	sqlite3_bind_text(st, 1, why, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-	sqlite3_bind_int64(st, 3, id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)served);
+	sqlite3_bind_int64(st, 4, id);
 	return st_exec(st);
 }
 
@@ -342,6 +352,17 @@ plan_schedule(struct probe_sched *s, sqlite3 *db, uint64_t now)
 	int rc;
 
 	if (every == 0 || s->ps == NULL)
+		return 0;
+	/* Queue a scheduled test only when a slot is free, so that it starts
+	 * at once: one left waiting could start after school hours begin. */
+	st = stmt(s, db, SS_BUSY);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		st_done(st);
+		return -1;
+	}
+	rc = sqlite3_column_int64(st, 0) >= pc->throughput_parallel;
+	st_done(st);
+	if (rc)
 		return 0;
 	probe_conf_size(pc, &size);
 	for (size_t i = 0; i < s->n_peers; i++) {
@@ -721,6 +742,7 @@ store_result(void *arg, sqlite3 *db)
 	sqlite3_stmt *st = stmt(s, db, SS_ROW);
 	char state[16] = "", school[WIRE_NAME_MAX + 1] = "", error[300];
 	uint64_t served = 0;
+	bool started = false;
 	int64_t uplink;
 	int rc;
 
@@ -730,13 +752,17 @@ store_result(void *arg, sqlite3 *db)
 		    (const char *)sqlite3_column_text(st, 0));
 		snprintf(school, sizeof(school), "%s",
 		    (const char *)sqlite3_column_text(st, 1));
+		started = sqlite3_column_int(st, 2) != 0;
 	}
 	st_done(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -1;
+	/* A result that comes after its test timed out (measured before the
+	 * link dropped, spooled, sent when it was back) still completes it. */
 	if (rc == SQLITE_DONE || strcmp(school, x->it->school) != 0 ||
 	    (strcmp(state, "running") != 0 &&
-		strcmp(state, "requested") != 0)) {
+		strcmp(state, "requested") != 0 &&
+		!(strcmp(state, "failed") == 0 && started))) {
 		log_warnx("probe: agent %s sent a result for %s test %" PRIu64
 			  "%s%s; not stored",
 		    x->it->ag->name, rc == SQLITE_DONE ? "unknown" : state,

@@ -15,7 +15,7 @@
 #include "schoolnet/timeutil.h"
 
 #define PS_BLOCK (64 * 1024)	/* bytes one /down read hands out at most */
-#define PS_CONN_MAX 64		/* connections at once (16 streams x 4 tests) */
+#define PS_CONN_MAX 1024	/* connections at once (16 streams x 64 tests) */
 #define PS_TIMEOUT_S 30		/* an idle connection is dropped */
 #define PS_TOKENS_MAX 1024	/* tests with a live token */
 

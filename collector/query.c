@@ -695,6 +695,7 @@ query_probes(sqlite3 *db, const char *school, bool json, FILE *out)
 	    " JOIN probe_latency p ON p.agent_id = l.agent_id"
 	    "  AND p.label = l.label AND p.t_ms = l.t_ms"
 	    " WHERE ?1 IS NULL OR p.school = ?1"
+	    " GROUP BY l.agent_id, l.label" /* two rounds in one ms */
 	    " ORDER BY p.school, p.label, a.name";
 	uint64_t now = time_now_ms();
 	json_t *rows = json_array();

@@ -24,16 +24,26 @@ Checks:
     5) open latency_high and loss_high in school hours with their details
     and clear on good rounds; a round with an error counts as 100 % lost
     and gives no latency verdict; outside school hours nothing opens.
+  - probe alerts whose subject is gone clear on the collector's minute
+    check: an open recording_unavailable once a re-import removed its
+    inventory row (detail "no longer checked ..."), an open latency_high
+    once its target sent no round for 3 of its intervals while the agent
+    went on sending others (2 s here: the
+    rounds are stamped now, under a reloaded around-the-clock calendar;
+    detail "no longer measured ..."). The details are read from a webhook
+    receiver's outbox rows (it listens nowhere; delivery does not matter).
 THROUGHPUT PROBEs are stored by the scheduler (another part), so
 throughput_low is tested in tests/unit/test_probe_policy.c.
-About 5 s.
+About 70 s (the minute check).
 """
 import datetime
 import os
+import signal
 import sqlite3
 import struct
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sim"))
 import harness as h  # noqa: E402
@@ -93,14 +103,14 @@ def host(seq, t_ms, ref, ok, status=200, error="", interval_ms=MIN):
                  + struct.pack(">BHI", 1 if ok else 0, status, 35 if ok else 5000))
 
 
-def latency(seq, t_ms, label, sent=10, answered=10, avg_ms=20, error=""):
+def latency(seq, t_ms, label, sent=10, answered=10, avg_ms=20, error="", interval_ms=MIN):
     if answered:
         rtt = (int(avg_ms * 900), int(avg_ms * 1000), int(avg_ms * 1100))
         jitter = int(avg_ms * 100)
     else:
         rtt, jitter = (0, 0, 0), 0
-    return frame(T_PROBE, probe_head(seq, t_ms, K_LATENCY, 0, label, "edu.example:443", MIN,
-                                     error)
+    return frame(T_PROBE, probe_head(seq, t_ms, K_LATENCY, 0, label, "edu.example:443",
+                                     interval_ms, error)
                  + struct.pack(">IIIIII", sent, answered, rtt[0], rtt[1], rtt[2], jitter))
 
 
@@ -169,11 +179,19 @@ def main():
     inv = wd.file("inventory.csv")
     with open(inv, "w", encoding="utf-8") as f:
         f.write(INVENTORY)
-    with open(conf, "w", encoding="utf-8") as f:
-        f.write(gen_county.collector_conf_text("127.0.0.1:%d" % port_no, db_path,
-                                               extra={"tls": "off",
-                                                      "http": "127.0.0.1:%d" % h.free_port("tcp")}))
-        f.write("\n[alerts]\nraise_after = 2\nclear_after = 2\n")
+    http_port, hook_port = h.free_port("tcp"), h.free_port("tcp")
+
+    def write_conf(calendar=None):
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(gen_county.collector_conf_text("127.0.0.1:%d" % port_no, db_path,
+                                                   extra={"tls": "off",
+                                                          "http": "127.0.0.1:%d" % http_port}))
+            f.write("\n[alerts]\nraise_after = 2\nclear_after = 2\n")
+            f.write("\n[webhook t]\nurl = http://127.0.0.1:%d/hook\nlang = en\n" % hook_port)
+            if calendar:
+                f.write("\n[policy]\ncalendar = %s\n" % calendar)
+
+    write_conf()
     r = subprocess.run([collector_bin, "-c", conf, "import", inv], capture_output=True, text=True,
                        timeout=60)
     h.check(r.returncode == 0, "inventory imported", r.stdout + r.stderr)
@@ -305,6 +323,69 @@ def main():
             "no alert for the night rounds")
     stored = query(db_path, "SELECT count(*) FROM probe_latency")[0][0]
     h.check(stored == 9, "every latency round stored (%d)" % stored)
+
+    h.step("probe alerts whose subject is gone clear within the minute check")
+    day2 = t0 + 24 * 60 * MIN  # Tuesday 10:00, after the night's checks
+    a.send(report, day2)
+    for k in range(2):
+        a.send(host, day2 + k * MIN, rec, False, status=0, error="timed out")
+    rec_key = "recording_unavailable inventory %d" % rec
+    h.check([x for x in alerts("recording_unavailable") if x[0] == rec_key and x[7] == 1],
+            "recording_unavailable open again")
+    calendar = wd.file("calendar.conf")
+    with open(calendar, "w", encoding="utf-8") as f:
+        f.write("[calendar]\nname = around the clock\n[hours]\ndefault = daily 00:00-24:00\n")
+    write_conf(calendar)
+    os.kill(col.proc.pid, signal.SIGHUP)
+    h.wait_until(lambda: "reload: applied" in open(col.log_path, encoding="utf-8").read(), 10,
+                 "the reload", logs=[col])
+    now_ms = int(time.time() * 1000)
+    for k in range(2):
+        a.send(latency, now_ms - (1 - k) * 2000, "gone", avg_ms=250, interval_ms=2000)
+    lat_key = "latency_high agent %s gone" % AGENT
+    h.check([x for x in alerts("latency_high") if x[0] == lat_key and x[7] == 1],
+            "latency_high open for the target 'gone' (rounds every 2 s, stamped now)")
+    last_round = time.time()
+    with open(inv, "w", encoding="utf-8") as f:
+        f.write("".join(ln + "\n" for ln in INVENTORY.splitlines() if "http://" not in ln))
+    r = subprocess.run([collector_bin, "-c", conf, "import", inv], capture_output=True, text=True,
+                       timeout=60)
+    h.check(r.returncode == 0, "re-imported without the recording row", r.stdout + r.stderr)
+
+    def open_of(cause, key):
+        return [x for x in alerts(cause) if x[0] == key and x[7] == 1]
+
+    kept = {"next": 0.0}
+
+    def cleared():
+        # The agent goes on (rounds of another target, every 2 s): only
+        # then is a silent target gone rather than its agent offline.
+        if time.time() >= kept["next"]:
+            a.send(latency, int(time.time() * 1000), "kept", avg_ms=20, interval_ms=2000)
+            kept["next"] = time.time() + 2
+        return not open_of("recording_unavailable", rec_key) and not open_of("latency_high",
+                                                                            lat_key)
+    h.wait_until(cleared, 75, "both alerts to clear", logs=[col])
+    took = time.time() - last_round
+    h.check(took >= 6, "latency_high cleared %.0f s after its last round (3 intervals: 6 s)" % took)
+
+    def clear_detail(key):
+        """The latest alert of key: (flapping, its clear message's payload)."""
+        aid, flapping = query(db_path, "SELECT id, flapping FROM alerts WHERE key = ?"
+                              " ORDER BY id DESC LIMIT 1", (key,))[0]
+        got = query(db_path, "SELECT payload FROM outbox WHERE alert_id = ? AND event = 'clear'",
+                    (aid,))
+        return flapping, got[0][0] if got else ""
+
+    for key, why in ((rec_key, "no longer checked (removed from the inventory)"),
+                     (lat_key, "no longer measured (target removed)")):
+        flapping, payload = clear_detail(key)
+        if flapping or (key == rec_key and payload == ""):
+            # this key opened and cleared several times above: it is flapping,
+            # notifications paused, no message to read the detail from
+            h.check(payload == "", "%s (flapping): cleared without a message" % key)
+        else:
+            h.check(why in payload, "%s's clear says why: %s" % (key, payload[:300]))
     a.close()
     h.check(col.stop() == 0, "the collector exits 0")
 

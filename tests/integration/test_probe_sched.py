@@ -15,13 +15,21 @@ Checks:
   - a bad token gets 401;
   - an exhausted monthly budget makes the next demand fail with "monthly
     budget: ... used";
+  - a test that moved bytes and never answered fails "no answer from the
+    agent" (2 x max_ms + 60 s after it started: the longest step, run while
+    the other school's steps go on) with served_bytes = what it moved, so
+    the monthly budget counts it; its result, sent later from a new
+    connection (a link that came back), completes the row (done, figures);
   - scheduled tests (throughput_every = 2 s): none while the calendar says
-    school hours, one once a reload brings a calendar without them.
-About 30 s.
+    school hours; outside them, with throughput_parallel = 1 and three
+    schools due, at most one scheduled row is requested or running at any
+    time (the table polled while each test is held open 3 s).
+About 95 s.
 """
 import datetime
 import http.client
 import os
+import select
 import signal
 import socket
 import sqlite3
@@ -39,6 +47,8 @@ T_HELLO, T_WELCOME, T_REPORT, T_ACK, T_ERROR = 1, 2, 3, 4, 5
 T_PING, T_PONG, T_PROBE, T_PROBE_REQUEST, T_CHECKS = 6, 7, 9, 10, 11
 EPOCH = 0x0DDBA11CAFE
 SCHOOL, AGENT = "XA-017", "xa017-agent"
+LATE_SCHOOL, LATE_AGENT = "XA-018", "xa018-agent"   # its test never answers in time
+THIRD_SCHOOL, THIRD_AGENT = "XA-019", "xa019-agent"
 
 
 def frame(ftype, payload=b""):
@@ -93,14 +103,15 @@ def throughput(seq, ref, target, down, up, error=""):
 
 
 class Agent:
-    def __init__(self, port, proto=2):
+    def __init__(self, port, proto=2, agent=AGENT, school=SCHOOL):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.buf = b""
-        self.s.sendall(hello(proto))
+        self.s.sendall(hello(proto, agent=agent, school=school))
         f = self.read()
         if f is None or f[0] != T_WELCOME:
             raise h.TestFailure("no WELCOME: %r" % (f,))
         self.welcome = f[1]
+        self.last_seq = struct.unpack(">QQ", f[1][:16])[1]
 
     def read(self, timeout=10):
         self.s.settimeout(timeout)
@@ -196,6 +207,22 @@ def run_test(agent, req, seq):
     return down, up
 
 
+def poll_request(agent):
+    """A PROBE_REQUEST the agent has been sent, or None; answers PINGs."""
+    while True:
+        if not agent.buf and not select.select([agent.s], [], [], 0)[0]:
+            return None
+        f = agent.read(timeout=1)
+        if f is None:
+            raise h.TestFailure("the collector closed the connection")
+        if f == "timeout":
+            return None
+        if f[0] == T_PING:
+            agent.s.sendall(frame(T_PONG))
+        elif f[0] == T_PROBE_REQUEST:
+            return parse_request(f[1])
+
+
 def row(db_path, test_id):
     db = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=5)
     db.row_factory = sqlite3.Row
@@ -227,7 +254,7 @@ def write_calendar(path, school_hours):
 
 def write_conf(path, port, db_path, probe_port, calendar, extra_probe):
     probe = {"listen": "127.0.0.1:%d" % probe_port, "throughput_bytes": 2,
-             "throughput_seconds": 10, "throughput_streams": 2, "check_interval": 30,
+             "throughput_seconds": 1, "throughput_streams": 2, "check_interval": 30,
              "check_timeout": 3}
     probe.update(extra_probe)
     with open(path, "w", encoding="utf-8") as f:
@@ -247,14 +274,17 @@ def main():
     write_calendar(calendar, school_hours=True)
     # Budget: 2 MB per direction; 20 MB a month holds this test's ~4 MB
     # (plus 2 x 2 MB asked), not a third one.
+    # Two tests at once: XA-018's hangs for a minute while XA-017's run.
     write_conf(conf, port, db_path, probe_port, calendar,
-               {"throughput_every": 0, "throughput_budget": 10})
+               {"throughput_every": 0, "throughput_budget": 10, "throughput_parallel": 2})
     inv = wd.file("inventory.csv")
     with open(inv, "w", encoding="utf-8") as f:
         f.write("town,school_code,school_name,school_type,town_seat,role,room,switch,port,probe\n"
                 "城关镇,XA-017,城关一小,小学,yes,uplink,出口,core,ge-0/0/1,\n"
                 "城关镇,XA-017,城关一小,小学,yes,recording,录播室,core,ge-0/0/9,"
-                "rtsp://10.0.0.9/live\n")
+                "rtsp://10.0.0.9/live\n"
+                "城关镇,XA-018,城关二小,小学,yes,uplink,出口,core,ge-0/0/1,\n"
+                "城关镇,XA-019,城关三小,小学,yes,uplink,出口,core,ge-0/0/1,\n")
     col = h.Daemon([collector_bin, "-c", conf], wd.file("collector.log"), name="collector")
     h.wait_until(lambda: col.alive() and h.tcp_listening(port) and h.tcp_listening(probe_port),
                  20, "the collector and its probe server to listen", logs=[col])
@@ -280,6 +310,20 @@ def main():
     ag.s.sendall(report(1, int(time.time() * 1000), 1000))
     ag.ack_of(1)
 
+    h.step("XA-018: a test that moves bytes and never answers (it expires in ~62 s)")
+    late = Agent(port, agent=LATE_AGENT, school=LATE_SCHOOL)
+    late_cmd = subprocess.Popen([collector_bin, "-c", conf, "probe", "--school", LATE_SCHOOL,
+                                 "--wait", "1"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    h.on_cleanup(lambda: late_cmd.poll() is None and late_cmd.kill())
+    late_req = parse_request(late.wait_for(T_PROBE_REQUEST, timeout=15))
+    t_late = time.time()
+    status, late_moved = transfer(probe_port, late_req["token"], "GET", 1500000)
+    h.check(status == 200 and late_moved == 1500000,
+            "test %d downloaded %d bytes (%d)" % (late_req["id"], late_moved, status))
+    late_cmd.wait(timeout=30)
+    late.close()  # its link drops: no PONG, no result
+
     h.step("probe --school: PROBE_REQUEST, transfers, result")
     t0 = time.time()
     cmd = subprocess.Popen([collector_bin, "-c", conf, "probe", "--school", SCHOOL, "--wait", "60"],
@@ -287,7 +331,7 @@ def main():
     h.on_cleanup(lambda: cmd.poll() is None and cmd.kill())
     req = parse_request(ag.wait_for(T_PROBE_REQUEST, timeout=15))
     h.check(req["port"] == probe_port and req["base"] == "" and req["streams"] == 2
-            and req["max_bytes"] == 2000000 and req["max_ms"] == 10000 and len(req["token"]) >= 16,
+            and req["max_bytes"] == 2000000 and req["max_ms"] == 1000 and len(req["token"]) >= 16,
             "PROBE_REQUEST %r after %.1f s" % (req, time.time() - t0))
     status, _ = transfer(probe_port, "not-" + req["token"], "GET", 1000)
     h.check(status == 401, "a bad token gets %d" % status)
@@ -323,23 +367,75 @@ def main():
     h.check(out.returncode == 1 and "monthly budget:" in out.stdout and "used" in out.stdout,
             "third: exit %d: %s" % (out.returncode, out.stdout.strip()), out.stderr)
 
-    h.step("schedule: none in school hours, one outside them")
+    h.step("XA-018's test: failed without an answer, what it moved counted")
+    h.wait_until(lambda: row(db_path, late_req["id"])["state"] != "running", 90,
+                 "test %d to expire" % late_req["id"], logs=[col])
+    r = row(db_path, late_req["id"])
+    h.check(r["state"] == "failed" and r["error"] == "no answer from the agent"
+            and r["served_bytes"] == late_moved,
+            "row after %.0f s: %s, %r, served %s bytes (moved %d)"
+            % (time.time() - t_late, r["state"], r["error"], r["served_bytes"], late_moved))
+
+    h.step("XA-018's result comes late, over a new connection: the row is completed")
+    late = Agent(port, agent=LATE_AGENT, school=LATE_SCHOOL)
+    late.s.sendall(throughput(late.last_seq + 1, late_req["id"],
+                              "http://127.0.0.1:%d" % probe_port, (late_moved, 800), None,
+                              error="upload: connection reset"))
+    late.ack_of(late.last_seq + 1)
+    late.last_seq += 1
+    r = row(db_path, late_req["id"])
+    h.check(r["state"] == "done" and r["down_bytes"] == late_moved and r["down_ms"] == 800
+            and r["down_mbps"] is not None and abs(r["down_mbps"] - late_moved * 8 / 800 / 1000) < 0.1
+            and r["up_mbps"] is None and r["served_bytes"] == late_moved
+            and r["error"] == "upload: connection reset",
+            "row: %s, down %s Mbps from %s bytes, served %s, error %r"
+            % (r["state"], r["down_mbps"], r["down_bytes"], r["served_bytes"], r["error"]))
+
+    h.step("schedule: none in school hours")
     write_conf(conf, port, db_path, probe_port, calendar,
-               {"throughput_every": 2, "throughput_budget": 0})
+               {"throughput_every": 2, "throughput_budget": 0, "throughput_parallel": 1})
     os.kill(col.proc.pid, signal.SIGHUP)
     h.wait_until(lambda: "reload: applied" in open(wd.file("collector.log")).read(), 10,
                  "the reload", logs=[col])
     time.sleep(5)
     sched = [x for x in rows(db_path) if x["reason"] == "schedule"]
     h.check(sched == [], "no scheduled test in school hours (%d rows)" % len(sched))
+
+    h.step("schedule outside school hours, parallel 1, three schools due: one at a time")
+    third = Agent(port, agent=THIRD_AGENT, school=THIRD_SCHOOL)
+    agents = {SCHOOL: [ag, 5], LATE_SCHOOL: [late, late.last_seq + 1],
+              THIRD_SCHOOL: [third, third.last_seq + 1]}
     write_calendar(calendar, school_hours=False)
     os.kill(col.proc.pid, signal.SIGHUP)
-    req3 = parse_request(ag.wait_for(T_PROBE_REQUEST, timeout=20))
-    r3 = row(db_path, req3["id"])
-    h.check(r3["reason"] == "schedule" and r3["state"] == "running",
-            "scheduled test %d started outside school hours" % req3["id"])
-    run_test(ag, req3, 5)
-    h.wait_until(lambda: row(db_path, req3["id"])["state"] == "done", 10, "the scheduled result")
+    tested, most, held, end = {}, 0, None, time.time() + 45
+    while len(tested) < len(agents) and time.time() < end:
+        open_rows = [x for x in rows(db_path) if x["reason"] == "schedule"
+                     and x["state"] in ("requested", "running")]
+        most = max(most, len(open_rows))
+        if len(open_rows) > 1:
+            h.check(False, "at most one scheduled test queued or running: %r"
+                    % [(x["id"], x["school_code"], x["state"]) for x in open_rows])
+        for school, (a, seq) in agents.items():
+            req = poll_request(a)
+            if req is not None:
+                r = row(db_path, req["id"])
+                h.check(held is None and r["reason"] == "schedule" and r["state"] == "running"
+                        and r["school_code"] == school,
+                        "scheduled test %d (%s) started" % (req["id"], school))
+                held = (school, req, time.time())
+        if held and time.time() - held[2] >= 3:
+            school, req, _ = held
+            run_test(agents[school][0], req, agents[school][1])
+            agents[school][1] += 1
+            h.wait_until(lambda: row(db_path, req["id"])["state"] == "done", 10,
+                         "the scheduled result")
+            tested[school] = req["id"]
+            held = None
+        time.sleep(0.3)
+    h.check(len(tested) == len(agents), "every school tested once, one after another: %r (at"
+            " most %d open at once)" % (tested, most))
+    late.close()
+    third.close()
     ag.close()
     col.stop()
     h.check(col.proc.returncode == 0, "the collector exits 0")
