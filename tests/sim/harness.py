@@ -706,11 +706,6 @@ class County:
         # reports do not expect.
         collector_probe.setdefault("throughput_every", 0)
         self.probe_listen = collector_probe["listen"]
-        # Throughput tests on demand only unless a test asks for a schedule:
-        # the default (daily, outside school hours) starts one as soon as an
-        # agent connects at night, 100 MB each way in the agent's sequence,
-        # which tests counting reports by seq (test_spool_full.py) miscount.
-        collector_probe.setdefault("throughput_every", 0)
         self.manifest = gen_county.generate(self.dir, self.snmp_port, self.collector_addr,
                                             schools=schools, seed=seed, poll_interval=poll_interval,
                                             timeout=timeout, retries=retries, probe=probe,
