@@ -1580,7 +1580,8 @@ http_start(uv_loop_t *loop, const struct collector_conf *conf,
 	errno = 0;
 	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
 		MHD_ALLOW_SUSPEND_RESUME | (tls ? MHD_USE_TLS : 0) |
-		(res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+		/* [::] takes IPv4 clients too */
+		(res->ai_family == AF_INET6 ? MHD_USE_DUAL_STACK : 0),
 	    0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, log_mhd,
 	    h, MHD_OPTION_SOCK_ADDR, res->ai_addr,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_MAX,

@@ -445,7 +445,8 @@ probe_server_start(const char *host, uint16_t port)
 	errno = 0;
 	ps->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 		MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-		(res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+		/* [::] takes IPv4 agents too */
+		(res->ai_family == AF_INET6 ? MHD_USE_DUAL_STACK : 0),
 	    0, NULL, NULL, on_request, ps, MHD_OPTION_EXTERNAL_LOGGER, log_mhd,
 	    ps, MHD_OPTION_SOCK_ADDR, res->ai_addr,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)PS_CONN_MAX,

@@ -117,6 +117,7 @@ collector_print_shown(FILE *f, const void *p)
 	    f, shown_find(&collector_shown, "policy"), NULL, &conf->policy);
 	cfg_print(
 	    f, shown_find(&collector_shown, "alerts"), NULL, &conf->alerts);
+	cfg_print(f, shown_find(&collector_shown, "probe"), NULL, &conf->probe);
 	if (conf->smtp.configured)
 		cfg_print(
 		    f, shown_find(&collector_shown, "smtp"), NULL, &conf->smtp);
@@ -270,6 +271,7 @@ roundtrip_collector(const struct collector_conf *conf)
 	check_fields(&collector_shown, "collector", conf);
 	check_fields(&collector_shown, "policy", &conf->policy);
 	check_fields(&collector_shown, "alerts", &conf->alerts);
+	check_fields(&collector_shown, "probe", &conf->probe);
 	check_fields(&collector_shown, "smtp", &conf->smtp);
 	for (size_t i = 0; i < conf->n_receivers; i++)
 		check_fields(&collector_shown,

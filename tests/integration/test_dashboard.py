@@ -23,10 +23,10 @@ Then, in the browser (see dashboard.mjs for every check):
 4. the school page shows the room below and the uplink's sparkline, the
    measured throughput (down/up, when, what the uplink negotiates) and its
    recording room "not available" and why; an admin's "测一次" asks for a
-   test and follows it to "done" (no scheduler runs here: this test stores
-   the result by SQL when the browser says the test was asked for, and the
-   first test and the room's failed host check are written by SQL too, as
-   the probes would: their own tests drive them from real agents);
+   test and follows it to "done": the collector's scheduler runs it on the
+   school's real agent against the probe server, over loopback (the first
+   test and the room's failed host check shown before are written by SQL,
+   as the probes would: their own tests drive them from real agents);
 5. the language switch gives English, kept over a reload;
 6. this month's report shows the district figures; its CSV downloads;
 7. no console error, uncaught exception or failed request all along.
@@ -325,15 +325,6 @@ def main():
                 run.send({"dropped": True})
             except Exception as e:  # the browser side reports it, then we fail
                 run.send({"dropped": False, "error": str(e)})
-        elif msg.get("need") == "finish_test":
-            # What the scheduler stores when the agent's result comes.
-            t = int(time.time() * 1000)
-            db.execute("UPDATE probe_throughput SET state = 'done', started_ms = ?, finished_ms = ?,"
-                       " agent = ?, down_mbps = 512, up_mbps = 480, down_bytes = 64000000,"
-                       " up_bytes = 60000000, served_bytes = 124000000, uplink_mbps = 1000"
-                       " WHERE id = ? AND state = 'requested'", (t - 20000, t, school["code"], msg["id"]))
-            db.commit()
-            run.send({"finished": db.total_changes > 0})
         elif "result" in msg:
             result = msg
     try:
