@@ -32,6 +32,7 @@
 struct notify_sock {
 	uv_poll_t poll;
 	curl_socket_t fd;
+	int events;		/* what libcurl last asked to wait for */
 	struct notifier *n;
 	struct notify_sock *prev, *next; /* n->socks, until closed */
 };
@@ -162,15 +163,24 @@ on_poll(uv_poll_t *p, int status, int events)
 	struct notifier *n = s->n;
 	int flags = 0, running;
 
+	/*
+	 * libuv reports POLLERR (a receiver that reset the connection) as an
+	 * error and stops the handle. ERR alone makes libcurl give up with
+	 * "select/poll returned error"; with what it waited for it reads the
+	 * answer or the real error (as agent/probe_http.c does).
+	 */
 	if (status < 0)
-		flags = CURL_CSELECT_ERR;
-	else {
-		if (events & UV_READABLE)
-			flags |= CURL_CSELECT_IN;
-		if (events & UV_WRITABLE)
-			flags |= CURL_CSELECT_OUT;
-	}
+		events = s->events, flags = CURL_CSELECT_ERR;
+	if (events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
 	curl_multi_socket_action(n->multi, s->fd, flags, &running);
+	/* s may be closed inside (REMOVE); one libuv stopped that libcurl
+	 * still wants goes on. */
+	if (status < 0 && !uv_is_closing((uv_handle_t *)p) &&
+	    !uv_is_active((uv_handle_t *)p))
+		uv_poll_start(p, s->events, on_poll);
 	check_done(n);
 }
 
@@ -211,6 +221,7 @@ on_curl_socket(
 			events |= UV_READABLE;
 		if (what != CURL_POLL_IN)
 			events |= UV_WRITABLE;
+		s->events = events;
 		uv_poll_start(&s->poll, events, on_poll);
 		break;
 	case CURL_POLL_REMOVE:
