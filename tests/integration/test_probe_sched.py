@@ -41,39 +41,16 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sim"))
 import harness as h  # noqa: E402
 import gen_county  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The framing, written byte by byte, shared with the agent's tests.
+from fake_collector import (  # noqa: E402
+    T_ACK, T_CHECKS, T_HELLO, T_PING, T_PONG, T_PROBE, T_PROBE_REQUEST, T_REPORT, T_WELCOME,
+    Reader, frame, wstr)
 
-MAGIC, VERSION = 0x534E, 1
-T_HELLO, T_WELCOME, T_REPORT, T_ACK, T_ERROR = 1, 2, 3, 4, 5
-T_PING, T_PONG, T_PROBE, T_PROBE_REQUEST, T_CHECKS = 6, 7, 9, 10, 11
 EPOCH = 0x0DDBA11CAFE
 SCHOOL, AGENT = "XA-017", "xa017-agent"
 LATE_SCHOOL, LATE_AGENT = "XA-018", "xa018-agent"   # its test never answers in time
 THIRD_SCHOOL, THIRD_AGENT = "XA-019", "xa019-agent"
-
-
-def frame(ftype, payload=b""):
-    return struct.pack(">HBBI", MAGIC, VERSION, ftype, len(payload)) + payload
-
-
-def wstr(s):
-    b = s if isinstance(s, bytes) else s.encode("utf-8")
-    return struct.pack(">H", len(b)) + b
-
-
-class Reader:
-    def __init__(self, p):
-        self.p, self.i = p, 0
-
-    def take(self, fmt):
-        v = struct.unpack_from(fmt, self.p, self.i)
-        self.i += struct.calcsize(fmt)
-        return v if len(v) > 1 else v[0]
-
-    def str(self):
-        n = self.take(">H")
-        s = self.p[self.i:self.i + n].decode("utf-8")
-        self.i += n
-        return s
 
 
 def hello(proto, agent=AGENT, school=SCHOOL, epoch=EPOCH):
